@@ -1,0 +1,245 @@
+"""Settings of the hub, all read from the environment (docs/configuration.md lists each one)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from config.env import (
+    EnvError,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("HUB_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
+
+DEBUG = env_bool("DEBUG", False)
+
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-never-use-in-production-0123456789abcdef"
+SECRET_KEY = env_secret("SECRET_KEY") or (_DEV_SECRET_KEY if DEBUG else None)
+if SECRET_KEY is None:
+    raise EnvError("SECRET_KEY", "is required when DEBUG is off (set DEBUG=1 for a dev default)")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+HUB_PUBLIC_URL = env_url(
+    "HUB_PUBLIC_URL", "http://127.0.0.1:8000" if DEBUG else None, schemes=("http", "https")
+)
+HUB_PUBLIC_URL = HUB_PUBLIC_URL.rstrip("/") if HUB_PUBLIC_URL else None
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+if HUB_PUBLIC_URL:
+    _public = urlsplit(HUB_PUBLIC_URL)
+    CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
+
+HUB_JWT_SIGNING_KEY = env_secret("HUB_JWT_SIGNING_KEY") or SECRET_KEY
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_dramatiq",
+    "hub.domain.authentication",
+    "hub.domain.crm",
+    "hub.domain.customers",
+    "hub.domain.emails",
+    "hub.domain.calls",
+    "hub.domain.notifications",
+    "hub.domain.issues",
+    "hub.domain.events",
+    "hub.ops",
+]
+
+MIDDLEWARE = [
+    "hub.ops.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "hub" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -----------------------------------------------------------------------------
+_DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'hub.sqlite3'}"
+DATABASE_URL = env_str("DATABASE_URL", _DEFAULT_DATABASE_URL) or _DEFAULT_DATABASE_URL
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0))
+except (ValueError, KeyError) as exc:
+    raise EnvError("DATABASE_URL", f"cannot parse {DATABASE_URL!r} ({exc})") from None
+if not _db.get("ENGINE") or not _db.get("NAME"):
+    raise EnvError("DATABASE_URL", f"names no database: {DATABASE_URL!r}")
+if _db["ENGINE"] not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+    raise EnvError("DATABASE_URL", f"only postgres:// and sqlite:// are supported, got {DATABASE_URL!r}")
+DATABASE_IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
+if DATABASE_IS_POSTGRES:
+    _pool_size = env_int("DATABASE_POOL_MAX_SIZE", 0, minimum=0)
+    if _pool_size:
+        # Django's own psycopg 3 pool bounds the connections every thread of a process may hold.
+        _db["CONN_MAX_AGE"] = 0
+        _db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_size,
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=0.1),
+        }
+else:
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db.setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth ---------------------------------------------------------------------------------
+AUTH_USER_MODEL = "authentication.User"
+AUTHENTICATION_BACKENDS = ["hub.domain.authentication.backends.EmailBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+]
+LOGIN_URL = "/admin/login/"
+
+# --- redis, channels, dramatiq ------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+DRAMATIQ_BROKER_URL = env_url(
+    "DRAMATIQ_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp", "amqps")
+)
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if DRAMATIQ_BROKER_URL is None:
+    DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
+elif DRAMATIQ_BROKER_URL.startswith("amqp"):
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
+        "OPTIONS": {"url": DRAMATIQ_BROKER_URL},
+    }
+else:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": DRAMATIQ_BROKER_URL},
+    }
+DRAMATIQ_BROKER["MIDDLEWARE"] = _DRAMATIQ_MIDDLEWARE
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+# Without a broker URL the web process runs a Dramatiq worker thread on the stub broker.
+HUB_INPROCESS_WORKER = DRAMATIQ_BROKER_URL is None and env_bool("HUB_INPROCESS_WORKER", True)
+
+# --- e-mail credentials -------------------------------------------------------------------
+def _dev_fernet_key(secret: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(f"email:{secret}".encode()).digest()).decode()
+
+
+EMAIL_ENCRYPTION_KEYS = env_list("EMAIL_ENCRYPTION_KEY", [])
+if EMAIL_ENCRYPTION_KEYS:
+    from cryptography.fernet import Fernet
+
+    for _key in EMAIL_ENCRYPTION_KEYS:
+        try:
+            Fernet(_key)
+        except (ValueError, TypeError):
+            raise EnvError(
+                "EMAIL_ENCRYPTION_KEY", "each comma-separated key must be a 32-byte url-safe base64 Fernet key"
+            ) from None
+elif DEBUG:
+    EMAIL_ENCRYPTION_KEYS = [_dev_fernet_key(SECRET_KEY)]
+
+# --- i18n, static -------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "hub" / "static"]
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+
+# --- security -----------------------------------------------------------------------------
+HUB_BEHIND_PROXY = env_bool("HUB_BEHIND_PROXY", False)
+if HUB_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("HUB_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_SSL_REDIRECT = env_bool("HUB_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("HUB_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HUB_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HUB_HSTS_PRELOAD", True)
+
+# --- logging ------------------------------------------------------------------------------
+LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise EnvError("LOG_LEVEL", f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+LOG_FORMAT = env_str("LOG_FORMAT", "console" if sys.stderr.isatty() else "json")
+if LOG_FORMAT not in ("console", "json"):
+    raise EnvError("LOG_FORMAT", f"expected console or json, got {LOG_FORMAT!r}")
+LOGGING_CONFIG = None  # structlog and the stdlib are configured in hub.ops.logging
+
+from hub.ops.logging import configure_logging  # noqa: E402
+
+configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+
+# --- the hub ------------------------------------------------------------------------------
+HUB_REPLAY_WINDOW_SECONDS = env_int("HUB_REPLAY_WINDOW_SECONDS", 24 * 3600, minimum=60)
+HUB_WS_MAX_FRAME_BYTES = env_int("HUB_WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
+HUB_INVITATION_DAYS = 7

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from hub.ops import views as ops_views
+
+admin.site.site_header = "Hub console"
+admin.site.site_title = "Hub console"
+admin.site.index_title = "CRM data and live pages"
+
+urlpatterns = [
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("metrics", ops_views.metrics_view, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("", include("hub.console.urls")),
+]

@@ -1,0 +1,3 @@
+from channels.auth import AuthMiddlewareStack
+
+HubAuthMiddlewareStack = AuthMiddlewareStack

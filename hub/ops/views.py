@@ -1,0 +1,75 @@
+"""Operational endpoints: ``/healthz`` (dependencies reachable) and ``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return connection.vendor
+
+
+async def _check_channel_layer() -> str:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("healthz.")
+    await layer.send(channel, {"type": "healthz.ping"})
+    await layer.receive(channel)
+    return type(layer).__name__
+
+
+def _check_broker() -> str:
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+    name = type(broker).__name__
+    if name == "RedisBroker":
+        broker.client.ping()
+    elif name == "RabbitmqBroker":
+        broker.connection  # noqa: B018 - opening the connection is the check
+    return name
+
+
+async def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        if asyncio.iscoroutinefunction(check):
+            backend = await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        else:
+            backend = await asyncio.wait_for(
+                sync_to_async(check, thread_sensitive=False)(), CHECK_TIMEOUT_SECONDS
+            )
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "backend": backend, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    database, layer, broker = await asyncio.gather(
+        _timed(_check_database_closing), _timed(_check_channel_layer), _timed(_check_broker)
+    )
+    checks = {"database": database, "channel_layer": layer, "broker": broker}
+    ok = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+def _check_database_closing() -> str:
+    try:
+        return _check_database()
+    finally:
+        connection.close()
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

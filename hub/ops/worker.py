@@ -1,0 +1,28 @@
+"""The in-process Dramatiq worker of the embedded default (no broker URL configured)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from django.conf import settings
+
+_started = threading.Event()
+
+
+def _serving() -> bool:
+    argv0 = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return argv0 in ("daphne", "uvicorn") or (len(sys.argv) > 1 and sys.argv[1] in ("runserver",))
+
+
+def start_inprocess_worker_if_configured() -> None:
+    """Start one Dramatiq worker thread on the stub broker when this process serves the web."""
+    if not settings.HUB_INPROCESS_WORKER or not _serving() or _started.is_set():
+        return
+    import dramatiq
+    from dramatiq import Worker
+
+    _started.set()
+    worker = Worker(dramatiq.get_broker(), worker_threads=2, worker_timeout=250)
+    worker.start()

@@ -1,0 +1,14 @@
+"""Settings for the test suite: the real settings, with a test secret and a fast hasher."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks-0123456789")
+os.environ.setdefault("LOG_FORMAT", "console")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("HUB_PUBLIC_URL", "https://hub.example.test")
+os.environ.setdefault("HUB_INPROCESS_WORKER", "0")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SECURE_SSL_REDIRECT = False

@@ -11,6 +11,53 @@ from django.utils import timezone
 
 from hub.domain.authentication.models import Company, User
 from hub.domain.crm.models import Deal, DealStage, DealStatus, Lead, LeadStatus, Pipeline
+from hub.domain.events.models import Audience
+from hub.domain.events.payloads import deal_payload, lead_payload
+from hub.domain.events.services import event_record
+
+# The columns whose change is pushed to browsers (the PostgreSQL triggers watch the same ones).
+DEAL_WATCHED = ("stage_id", "status", "assigned_to_id")
+LEAD_WATCHED = ("status", "assigned_to_id")
+
+
+def _changed(before: dict, obj, fields: tuple[str, ...]) -> list[str]:
+    return [name for name in fields if before.get(name) != getattr(obj, name)]
+
+
+def _snapshot(obj, fields: tuple[str, ...]) -> dict:
+    return {name: getattr(obj, name) for name in fields}
+
+
+def _record_deal(deal: Deal, type_: str, changed: list[str] | None = None) -> None:
+    payload = deal_payload(deal)
+    if changed is not None:
+        if not changed:
+            return
+        payload["changed"] = changed
+    event_record(
+        company_id=deal.company_id,
+        audience=Audience.DEAL_MANAGERS,
+        user_id=deal.assigned_to_id,
+        topic="deals",
+        type=type_,
+        payload=payload,
+    )
+
+
+def _record_lead(lead: Lead, type_: str, changed: list[str] | None = None) -> None:
+    payload = lead_payload(lead)
+    if changed is not None:
+        if not changed:
+            return
+        payload["changed"] = changed
+    event_record(
+        company_id=lead.company_id,
+        audience=Audience.DEAL_MANAGERS,
+        user_id=lead.assigned_to_id,
+        topic="leads",
+        type=type_,
+        payload=payload,
+    )
 
 DEFAULT_PIPELINE_NAME = "Sales Pipeline"
 DEFAULT_STAGES: tuple[tuple[str, int], ...] = (
@@ -80,6 +127,7 @@ def deal_create(
     )
     deal.full_clean()
     deal.save()
+    _record_deal(deal, "deal.created")
     return deal
 
 
@@ -87,14 +135,17 @@ def deal_create(
 def deal_move(*, deal: Deal, stage: DealStage, by: User | None = None) -> Deal:
     """Move a deal to another stage of its pipeline; its probability follows the stage."""
     _check_stage(company=deal.company, pipeline=deal.pipeline, stage=stage)
+    before = _snapshot(deal, DEAL_WATCHED)
     deal.stage = stage
     deal.probability = stage.probability
     deal.save(update_fields=["stage", "probability", "updated_at"])
+    _record_deal(deal, "deal.updated", _changed(before, deal, DEAL_WATCHED))
     return deal
 
 
 @transaction.atomic
 def deal_mark_won(*, deal: Deal, by: User | None = None, close_date: date | None = None) -> Deal:
+    before = _snapshot(deal, DEAL_WATCHED)
     now = timezone.now()
     deal.status = DealStatus.WON
     deal.won_at = now
@@ -106,11 +157,13 @@ def deal_mark_won(*, deal: Deal, by: User | None = None, close_date: date | None
         deal.stage = won_stage
     deal.probability = 100
     deal.save()
+    _record_deal(deal, "deal.updated", _changed(before, deal, DEAL_WATCHED))
     return deal
 
 
 @transaction.atomic
 def deal_mark_lost(*, deal: Deal, reason: str = "", by: User | None = None, close_date: date | None = None) -> Deal:
+    before = _snapshot(deal, DEAL_WATCHED)
     now = timezone.now()
     deal.status = DealStatus.LOST
     deal.lost_at = now
@@ -122,13 +175,16 @@ def deal_mark_lost(*, deal: Deal, reason: str = "", by: User | None = None, clos
         deal.stage = lost_stage
     deal.probability = 0
     deal.save()
+    _record_deal(deal, "deal.updated", _changed(before, deal, DEAL_WATCHED))
     return deal
 
 
 @transaction.atomic
 def deal_assign(*, deal: Deal, assignee: User | None, by: User | None = None) -> Deal:
+    before = _snapshot(deal, DEAL_WATCHED)
     deal.assigned_to = assignee
     deal.save(update_fields=["assigned_to", "updated_at"])
+    _record_deal(deal, "deal.updated", _changed(before, deal, DEAL_WATCHED))
     return deal
 
 
@@ -145,6 +201,7 @@ def lead_create(*, company: Company, created_by: User, first_name: str, last_nam
     )
     lead.full_clean()
     lead.save()
+    _record_lead(lead, "lead.created")
     return lead
 
 
@@ -152,16 +209,20 @@ def lead_create(*, company: Company, created_by: User, first_name: str, last_nam
 def lead_set_status(*, lead: Lead, status: str, by: User | None = None) -> Lead:
     if status == LeadStatus.CONVERTED:
         raise ValidationError({"status": "Convert a lead with lead_convert, which creates its deal."})
+    before = _snapshot(lead, LEAD_WATCHED)
     lead.status = status
     lead.full_clean()
     lead.save(update_fields=["status", "updated_at"])
+    _record_lead(lead, "lead.updated", _changed(before, lead, LEAD_WATCHED))
     return lead
 
 
 @transaction.atomic
 def lead_assign(*, lead: Lead, assignee: User | None, by: User | None = None) -> Lead:
+    before = _snapshot(lead, LEAD_WATCHED)
     lead.assigned_to = assignee
     lead.save(update_fields=["assigned_to", "updated_at"])
+    _record_lead(lead, "lead.updated", _changed(before, lead, LEAD_WATCHED))
     return lead
 
 
@@ -184,8 +245,10 @@ def lead_convert(*, lead: Lead, by: User, title: str | None = None, value: Decim
         assigned_to=lead.assigned_to,
         lead=lead,
     )
+    before = _snapshot(lead, LEAD_WATCHED)
     lead.status = LeadStatus.CONVERTED
     lead.converted_to_deal = deal
     lead.converted_at = timezone.now()
     lead.save(update_fields=["status", "converted_to_deal", "converted_at", "updated_at"])
+    _record_lead(lead, "lead.updated", _changed(before, lead, LEAD_WATCHED))
     return deal

@@ -1,0 +1,152 @@
+"""Writes on phone numbers, calls, notes and voicemail; call changes are pushed to the company."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from hub.domain.authentication.models import Company, User
+from hub.domain.calls.models import (
+    Call,
+    CallNote,
+    CallStatus,
+    PhoneNumber,
+    VoicemailMessage,
+)
+from hub.domain.events.models import Audience
+from hub.domain.events.payloads import call_payload
+from hub.domain.events.services import event_record
+
+TOPIC = "calls"
+CALL_WATCHED = ("status",)
+
+
+def phone_normalize(number: str, *, region: str = "US") -> str:
+    """Return the number in E.164, or raise ValidationError naming the bad number."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        raise ValidationError({"phone_number": f"{number!r} is not a phone number."}) from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValidationError({"phone_number": f"{number!r} is not a possible phone number."})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _record_call(call: Call, type_: str) -> None:
+    event_record(
+        company_id=call.company_id,
+        audience=Audience.COMPANY,
+        user_id=call.user_id,
+        topic=TOPIC,
+        type=type_,
+        payload=call_payload(call),
+    )
+
+
+@transaction.atomic
+def phone_number_add(
+    *,
+    company: Company,
+    user: User,
+    phone_number: str,
+    twilio_phone_sid: str,
+    number_type: str = "VoIP",
+    is_default: bool = False,
+    **fields,
+) -> PhoneNumber:
+    e164 = phone_normalize(phone_number)
+    parsed = phonenumbers.parse(e164)
+    if is_default:
+        PhoneNumber.objects.filter(user=user, is_default=True).update(is_default=False)
+    number = PhoneNumber(
+        company=company,
+        user=user,
+        phone_number=e164,
+        country_code=phonenumbers.region_code_for_number(parsed) or str(parsed.country_code),
+        number_type=number_type,
+        twilio_phone_sid=twilio_phone_sid,
+        is_default=is_default,
+        **fields,
+    )
+    number.full_clean()
+    number.save()
+    return number
+
+
+@transaction.atomic
+def call_create(
+    *,
+    company: Company,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    twilio_call_sid: str,
+    status: str = CallStatus.INITIATED,
+    **fields,
+) -> Call:
+    call = Call(
+        company=company,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        twilio_call_sid=twilio_call_sid,
+        status=status,
+        **fields,
+    )
+    call.full_clean()
+    call.save()
+    _record_call(call, "call.created")
+    return call
+
+
+@transaction.atomic
+def call_update_status(
+    *,
+    call: Call,
+    status: str,
+    duration: int | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+) -> Call:
+    """Set the call's status (and timing when known); pushes only when the status changed."""
+    if status not in CallStatus.values:
+        raise ValidationError({"status": f"Unknown call status {status!r}."})
+    previous = call.status
+    call.status = status
+    for name, value in (("duration", duration), ("start_time", start_time), ("end_time", end_time)):
+        if value is not None:
+            setattr(call, name, value)
+    call.save(update_fields=["status", "duration", "start_time", "end_time"])
+    if previous != status:
+        _record_call(call, "call.updated")
+    return call
+
+
+def call_note_add(*, call: Call, user: User, note: str) -> CallNote:
+    if not note.strip():
+        raise ValidationError({"note": "A note cannot be empty."})
+    return CallNote.objects.create(call=call, user=user, note=note.strip())
+
+
+def call_set_disposition(*, call: Call, disposition: str) -> Call:
+    call.disposition = disposition
+    call.full_clean()
+    call.save(update_fields=["disposition"])
+    return call
+
+
+def voicemail_create(*, company: Company, phone_number: PhoneNumber | None, from_number: str, duration: int, recording_url: str, transcription: str | None = None) -> VoicemailMessage:
+    voicemail = VoicemailMessage(
+        company=company,
+        phone_number=phone_number,
+        from_number=from_number,
+        duration=duration,
+        recording_url=recording_url,
+        transcription=transcription,
+    )
+    voicemail.full_clean()
+    voicemail.save()
+    return voicemail

@@ -1,0 +1,116 @@
+"""Writes on e-mail accounts, messages and templates; a new message is pushed to its owner."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+
+from hub.domain.authentication.models import Company, User
+from hub.domain.emails.crypto import credential_encrypt
+from hub.domain.emails.models import Email, EmailAccount, EmailTemplate, EmailThread
+from hub.domain.events.models import Audience
+from hub.domain.events.payloads import email_payload
+from hub.domain.events.services import event_record
+
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+@transaction.atomic
+def email_account_create(
+    *,
+    company: Company,
+    user: User,
+    email: str,
+    provider: str,
+    username: str,
+    password: str,
+    **fields,
+) -> EmailAccount:
+    """Connect a mailbox; the password is stored only as a Fernet token."""
+    if not password:
+        raise ValidationError({"password": "A password is required."})
+    if fields.get("is_default"):
+        EmailAccount.objects.filter(user=user, is_default=True).update(is_default=False)
+    oauth_token = fields.pop("oauth_token", None)
+    account = EmailAccount(
+        company=company,
+        user=user,
+        email=email.strip().lower(),
+        provider=provider,
+        username=username,
+        password=credential_encrypt(password),
+        oauth_token=credential_encrypt(oauth_token) if oauth_token else None,
+        **fields,
+    )
+    account.full_clean()
+    account.save()
+    return account
+
+
+def email_account_set_password(*, account: EmailAccount, password: str) -> EmailAccount:
+    if not password:
+        raise ValidationError({"password": "A password is required."})
+    account.password = credential_encrypt(password)
+    account.save(update_fields=["password"])
+    return account
+
+
+@transaction.atomic
+def email_store(*, account: EmailAccount, thread: EmailThread | None = None, **fields) -> Email:
+    """Store a message of the account (sync or send) and push it to the account's owner."""
+    email = Email(email_account=account, thread=thread, **fields)
+    email.full_clean(exclude=["thread", "reply_to"])
+    email.save()
+    if thread is not None:
+        EmailThread.objects.filter(pk=thread.pk).update(message_count=F("message_count") + 1)
+    event_record(
+        company_id=account.company_id,
+        audience=Audience.USER,
+        user_id=account.user_id,
+        topic="emails",
+        type="email.created",
+        payload=email_payload(email),
+    )
+    return email
+
+
+def email_template_render(*, template: EmailTemplate, context: dict[str, Any]) -> dict[str, str]:
+    """Fill ``{{variable}}`` placeholders; unknown variables are left as they are."""
+
+    def fill(text: str) -> str:
+        return _VARIABLE.sub(
+            lambda m: str(context[m.group(1)]) if m.group(1) in context else m.group(0), text or ""
+        )
+
+    return {
+        "subject": fill(template.subject),
+        "body_html": fill(template.body_html),
+        "body_text": fill(template.body_text),
+    }
+
+
+def email_template_context(*, company: Company | None = None, user: User | None = None, deal=None, customer_name: str | None = None, **custom: Any) -> dict[str, Any]:
+    """Build the standard variables (customer_name, company_name, deal_title, user_name) plus custom ones."""
+    context: dict[str, Any] = {}
+    if company is not None:
+        context["company_name"] = company.company_name
+    if user is not None:
+        context["user_name"] = user.get_full_name()
+    if deal is not None:
+        context["deal_title"] = deal.title
+        context.setdefault("customer_name", deal.contact_name)
+    if customer_name is not None:
+        context["customer_name"] = customer_name
+    context.update(custom)
+    return context
+
+
+@transaction.atomic
+def email_template_use(*, template: EmailTemplate, context: dict[str, Any]) -> dict[str, str]:
+    rendered = email_template_render(template=template, context=context)
+    EmailTemplate.objects.filter(pk=template.pk).update(usage_count=F("usage_count") + 1)
+    return rendered

@@ -1,0 +1,53 @@
+"""Append to the event log inside the caller's transaction; fan out only after commit.
+
+On PostgreSQL, triggers on the watched shared tables write the events themselves (so the CRM
+app or a psql session triggers pushes too) and ``NOTIFY``; the relay fans out. Elsewhere (the
+embedded SQLite default) services record the same events here and they are fanned out in
+process after commit. Either way each change yields exactly one event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+
+from hub.domain.events.models import Audience, Event
+from hub.ops import metrics
+
+
+def triggers_write_events() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def event_append(
+    *,
+    company_id: int | None,
+    audience: str,
+    user_id: int | None,
+    topic: str,
+    type: str,  # noqa: A002 - the column's name
+    payload: dict[str, Any],
+) -> Event:
+    """Append one event now and publish it once the surrounding transaction commits."""
+    if audience not in Audience.values:
+        raise ValueError(f"unknown audience {audience!r}")
+    event = Event.objects.create(
+        company_id=company_id, audience=audience, user_id=user_id, topic=topic, type=type, payload=payload
+    )
+    metrics.EVENTS_APPENDED.labels(topic=topic).inc()
+    transaction.on_commit(lambda: _publish(event.id))
+    return event
+
+
+def event_record(**fields: Any) -> Event | None:
+    """Record a change to a watched table, unless a database trigger already does."""
+    if triggers_write_events():
+        return None
+    return event_append(**fields)
+
+
+def _publish(event_id: int) -> None:
+    from hub.domain.events.fanout import publish_event_ids
+
+    publish_event_ids([event_id])

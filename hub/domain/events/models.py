@@ -36,3 +36,17 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.type}"
+
+
+class RelayCursor(models.Model):
+    """How far the relay has fanned out the log (its watermark survives restarts)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "hub_relay_cursor"
+
+    def __str__(self) -> str:
+        return f"{self.name} at #{self.last_event_id}"

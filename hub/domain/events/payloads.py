@@ -8,17 +8,18 @@ ISO 8601 in UTC, decimals as strings), which ``tests/events`` checks.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 
 def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    # Same text as the triggers' to_char(... AT TIME ZONE 'UTC', ...) || '+00:00'.
+    return value.astimezone(UTC).isoformat(timespec="microseconds") if value is not None else None
 
 
-def _dec(value: Decimal | None) -> str | None:
-    return str(value) if value is not None else None
+def _dec(value: Decimal | None, places: int = 2) -> str | None:
+    return f"{Decimal(str(value)):.{places}f}" if value is not None else None
 
 
 def notification_payload(n) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from hub.domain.events import sql
 from hub.domain.events.models import Audience, Event
 from hub.ops import metrics
 
@@ -32,11 +33,20 @@ def event_append(
     """Append one event now and publish it once the surrounding transaction commits."""
     if audience not in Audience.values:
         raise ValueError(f"unknown audience {audience!r}")
+    on_postgres = connection.vendor == "postgresql"
+    if on_postgres:
+        # Like the triggers: hold the writers' lock until commit, and wake the relay.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [sql.WRITER_LOCK_KEY])
     event = Event.objects.create(
         company_id=company_id, audience=audience, user_id=user_id, topic=topic, type=type, payload=payload
     )
     metrics.EVENTS_APPENDED.labels(topic=topic).inc()
-    transaction.on_commit(lambda: _publish(event.id))
+    if on_postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [sql.NOTIFY_CHANNEL, str(event.id)])
+    else:
+        transaction.on_commit(lambda: _publish(event.id))
     return event
 
 

@@ -1,0 +1,144 @@
+"""PostgreSQL triggers that turn changes of the watched shared tables into hub_event rows.
+
+Whoever writes the table (the hub, the CRM app, a psql session) gets the same event, built
+like hub.domain.events.payloads builds it. Each writer takes a shared advisory lock first, so
+the relay can tell an id gap left by a transaction still running from one left by a rollback.
+"""
+
+# Key of the advisory lock every hub_event writer holds (shared) until it commits.
+WRITER_LOCK_KEY = 7265481
+NOTIFY_CHANNEL = "hub_events"
+
+_TS = "to_char(({v}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00'"
+
+
+def ts(v: str) -> str:
+    return f"CASE WHEN {v} IS NULL THEN NULL ELSE {_TS.format(v=v)} END"
+
+
+INSTALL = f"""
+CREATE OR REPLACE FUNCTION hub_event_emit(
+    p_company integer, p_audience text, p_user integer, p_topic text, p_type text, p_payload jsonb
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE new_id bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({WRITER_LOCK_KEY});
+    INSERT INTO hub_event (company_id, audience, user_id, topic, type, payload, created_at)
+    VALUES (p_company, p_audience, p_user, p_topic, p_type, p_payload, clock_timestamp())
+    RETURNING id INTO new_id;
+    PERFORM pg_notify('{NOTIFY_CHANNEL}', new_id::text);
+END $$;
+
+CREATE OR REPLACE FUNCTION hub_notification_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE payload jsonb;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.is_read IS NOT DISTINCT FROM OLD.is_read THEN
+        RETURN NULL;
+    END IF;
+    payload := jsonb_build_object(
+        'id', NEW.id::text, 'title', NEW.title, 'message', NEW.message, 'type', NEW.type,
+        'is_read', NEW.is_read, 'related_object_type', NEW.related_object_type,
+        'related_object_id', NEW.related_object_id::text,
+        'created_at', {ts("NEW.created_at")});
+    PERFORM hub_event_emit(NULL, 'user', NEW.user_id, 'notifications',
+        CASE WHEN TG_OP = 'INSERT' THEN 'notification.created'
+             WHEN NEW.is_read THEN 'notification.read' ELSE 'notification.unread' END,
+        payload);
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION hub_email_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE account record;
+BEGIN
+    SELECT company_id, user_id INTO account FROM emails_emailaccount WHERE id = NEW.email_account_id;
+    PERFORM hub_event_emit(account.company_id, 'user', account.user_id, 'emails', 'email.created',
+        jsonb_build_object(
+            'id', NEW.id, 'email_account_id', NEW.email_account_id, 'thread_id', NEW.thread_id,
+            'subject', NEW.subject, 'from_email', NEW.from_email, 'from_name', NEW.from_name,
+            'direction', NEW.direction, 'sent_at', {ts("NEW.sent_at")}));
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION hub_call_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        RETURN NULL;
+    END IF;
+    PERFORM hub_event_emit(NEW.company_id, 'company', NEW.user_id, 'calls',
+        CASE WHEN TG_OP = 'INSERT' THEN 'call.created' ELSE 'call.updated' END,
+        jsonb_build_object(
+            'id', NEW.id, 'twilio_call_sid', NEW.twilio_call_sid, 'status', NEW.status,
+            'direction', NEW.direction, 'from_number', NEW.from_number, 'to_number', NEW.to_number,
+            'user_id', NEW.user_id, 'phone_number_id', NEW.phone_number_id, 'lead_id', NEW.lead_id,
+            'deal_id', NEW.deal_id, 'customer_id', NEW.customer_id, 'duration', NEW.duration,
+            'start_time', {ts("NEW.start_time")}, 'end_time', {ts("NEW.end_time")},
+            'created_at', {ts("NEW.created_at")}));
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION hub_deal_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE payload jsonb; changed text[] := ARRAY[]::text[];
+BEGIN
+    payload := jsonb_build_object(
+        'id', NEW.id, 'title', NEW.title, 'pipeline_id', NEW.pipeline_id, 'stage_id', NEW.stage_id,
+        'status', NEW.status, 'assigned_to_id', NEW.assigned_to_id,
+        'value', to_char(NEW.value, 'FM9999999999990.00'), 'currency', NEW.currency,
+        'probability', NEW.probability);
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.stage_id IS DISTINCT FROM OLD.stage_id THEN changed := changed || 'stage_id'::text; END IF;
+        IF NEW.status IS DISTINCT FROM OLD.status THEN changed := changed || 'status'::text; END IF;
+        IF NEW.assigned_to_id IS DISTINCT FROM OLD.assigned_to_id THEN
+            changed := changed || 'assigned_to_id'::text;
+        END IF;
+        IF cardinality(changed) = 0 THEN RETURN NULL; END IF;
+        payload := payload || jsonb_build_object('changed', to_jsonb(changed));
+    END IF;
+    PERFORM hub_event_emit(NEW.company_id, 'deal_managers', NEW.assigned_to_id, 'deals',
+        CASE WHEN TG_OP = 'INSERT' THEN 'deal.created' ELSE 'deal.updated' END, payload);
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION hub_lead_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE payload jsonb; changed text[] := ARRAY[]::text[];
+BEGIN
+    payload := jsonb_build_object(
+        'id', NEW.id, 'first_name', NEW.first_name, 'last_name', NEW.last_name, 'email', NEW.email,
+        'status', NEW.status, 'assigned_to_id', NEW.assigned_to_id);
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.status IS DISTINCT FROM OLD.status THEN changed := changed || 'status'::text; END IF;
+        IF NEW.assigned_to_id IS DISTINCT FROM OLD.assigned_to_id THEN
+            changed := changed || 'assigned_to_id'::text;
+        END IF;
+        IF cardinality(changed) = 0 THEN RETURN NULL; END IF;
+        payload := payload || jsonb_build_object('changed', to_jsonb(changed));
+    END IF;
+    PERFORM hub_event_emit(NEW.company_id, 'deal_managers', NEW.assigned_to_id, 'leads',
+        CASE WHEN TG_OP = 'INSERT' THEN 'lead.created' ELSE 'lead.updated' END, payload);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER hub_event_notification AFTER INSERT OR UPDATE OF is_read ON notifications_notification
+    FOR EACH ROW EXECUTE FUNCTION hub_notification_event();
+CREATE TRIGGER hub_event_email AFTER INSERT ON emails_email
+    FOR EACH ROW EXECUTE FUNCTION hub_email_event();
+CREATE TRIGGER hub_event_call AFTER INSERT OR UPDATE OF status ON calls_call
+    FOR EACH ROW EXECUTE FUNCTION hub_call_event();
+CREATE TRIGGER hub_event_deal AFTER INSERT OR UPDATE OF stage_id, status, assigned_to_id ON crm_deal
+    FOR EACH ROW EXECUTE FUNCTION hub_deal_event();
+CREATE TRIGGER hub_event_lead AFTER INSERT OR UPDATE OF status, assigned_to_id ON crm_lead
+    FOR EACH ROW EXECUTE FUNCTION hub_lead_event();
+"""
+
+UNINSTALL = """
+DROP TRIGGER IF EXISTS hub_event_notification ON notifications_notification;
+DROP TRIGGER IF EXISTS hub_event_email ON emails_email;
+DROP TRIGGER IF EXISTS hub_event_call ON calls_call;
+DROP TRIGGER IF EXISTS hub_event_deal ON crm_deal;
+DROP TRIGGER IF EXISTS hub_event_lead ON crm_lead;
+DROP FUNCTION IF EXISTS hub_notification_event();
+DROP FUNCTION IF EXISTS hub_email_event();
+DROP FUNCTION IF EXISTS hub_call_event();
+DROP FUNCTION IF EXISTS hub_deal_event();
+DROP FUNCTION IF EXISTS hub_lead_event();
+DROP FUNCTION IF EXISTS hub_event_emit(integer, text, integer, text, text, jsonb);
+"""

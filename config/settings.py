@@ -243,3 +243,12 @@ configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
 HUB_REPLAY_WINDOW_SECONDS = env_int("HUB_REPLAY_WINDOW_SECONDS", 24 * 3600, minimum=60)
 HUB_WS_MAX_FRAME_BYTES = env_int("HUB_WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 HUB_INVITATION_DAYS = 7
+HUB_WS_AUTH_TIMEOUT_SECONDS = env_float("HUB_WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+HUB_WS_IDLE_TIMEOUT_SECONDS = env_float("HUB_WS_IDLE_TIMEOUT_SECONDS", 90.0, minimum=1.0)
+HUB_WS_SEND_BUFFER = env_int("HUB_WS_SEND_BUFFER", 1000, minimum=1)
+HUB_WS_RATE_PER_SECOND = env_float("HUB_WS_RATE_PER_SECOND", 20.0, minimum=0.1)
+HUB_WS_RATE_BURST = env_int("HUB_WS_RATE_BURST", 60, minimum=1)
+HUB_GROUP_REFRESH_SECONDS = env_float("HUB_GROUP_REFRESH_SECONDS", 600.0, minimum=0.05)
+HUB_RELAY_GAP_TIMEOUT_SECONDS = env_float("HUB_RELAY_GAP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# With PostgreSQL but no shared channel layer, the web process runs the relay itself.
+HUB_INPROCESS_RELAY = env_bool("HUB_INPROCESS_RELAY", True)

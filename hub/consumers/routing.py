@@ -1,3 +1,5 @@
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from hub.consumers.hub import HubConsumer
+
+websocket_urlpatterns = [path("ws/", HubConsumer.as_asgi())]

@@ -1,0 +1,268 @@
+"""The process-local fan-out: one subscription to the event stream per process.
+
+Each connection registers here once authenticated. For every event the dispatcher encodes
+the frame once and sends it straight to each local connection that may see it (no
+per-connection channel-layer message). It also:
+- re-joins the ``hub.events`` group periodically, so group expiry never silences a process;
+- notices a missed message (``prev`` beyond what it has delivered) and reads the gap from
+  the log; after a channel-layer outage it re-subscribes and catches up the same way;
+- closes connections whose client has gone quiet (half-open sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from hub.consumers import protocol
+from hub.domain.events.audience import Viewer
+from hub.domain.events.fanout import EVENTS_GROUP, event_wire, layer_is_local
+from hub.domain.events.models import Audience
+from hub.ops import metrics
+
+if TYPE_CHECKING:
+    from hub.consumers.hub import HubConsumer
+
+log = structlog.get_logger("hub.dispatcher")
+
+
+@database_sync_to_async
+def _read_log(after: int, upto: int | None, limit: int = 2000) -> list[dict[str, Any]]:
+    from hub.domain.events.models import Event
+
+    events = Event.objects.filter(id__gt=after)
+    if upto is not None:
+        events = events.filter(id__lte=upto)
+    return [event_wire(e) for e in events.order_by("id")[:limit]]
+
+
+@database_sync_to_async
+def _settled_id() -> int:
+    from hub.domain.events.selectors import event_settled_id
+
+    return event_settled_id()
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.by_user: dict[int, set[HubConsumer]] = defaultdict(set)
+        self.by_company: dict[int, set[HubConsumer]] = defaultdict(set)
+        self.connections: set[HubConsumer] = set()
+        self.upto = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.channel: str | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._start_lock: asyncio.Lock | None = None
+        self._wake: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
+        self._stop = asyncio.Event()
+        self.relay = None
+
+    # --- life cycle --------------------------------------------------------------------
+    async def ensure_started(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.loop is loop and self._tasks:
+            return
+        if self.loop is not loop:
+            self._reset_for_loop(loop)
+        assert self._start_lock is not None
+        async with self._start_lock:
+            if self._tasks:
+                return
+            self.upto = await _settled_id()
+            if layer_is_local():
+                self._tasks.append(loop.create_task(self._local_loop()))
+                if _inprocess_relay_wanted():
+                    self._tasks.append(loop.create_task(self._run_relay()))
+            else:
+                await self._subscribe()
+                self._tasks.append(loop.create_task(self._layer_loop()))
+                self._tasks.append(loop.create_task(self._refresh_loop()))
+            self._tasks.append(loop.create_task(self._sweep_loop()))
+            log.info("dispatcher started", upto=self.upto, local=layer_is_local())
+
+    def _reset_for_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        # A new event loop (tests create one per test): forget state bound to the old one.
+        for task in self._tasks:
+            task.cancel()
+        self.__init__()  # type: ignore[misc]
+        self.loop = loop
+        self._start_lock = asyncio.Lock()
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    # --- registry ----------------------------------------------------------------------
+    def register(self, conn: HubConsumer, viewer: Viewer) -> None:
+        self.connections.add(conn)
+        self.by_user[viewer.user_id].add(conn)
+        if not viewer.is_customer:
+            for company_id in viewer.companies:
+                self.by_company[company_id].add(conn)
+        metrics.WS_CONNECTIONS.set(len(self.connections))
+
+    def unregister(self, conn: HubConsumer) -> None:
+        viewer = conn.viewer
+        self.connections.discard(conn)
+        if viewer is not None:
+            _discard(self.by_user, viewer.user_id, conn)
+            for company_id in viewer.companies:
+                _discard(self.by_company, company_id, conn)
+        metrics.WS_CONNECTIONS.set(len(self.connections))
+
+    def recipients(self, event: dict[str, Any]) -> list[HubConsumer]:
+        audience = event["audience"]
+        if audience == Audience.USER:
+            return list(self.by_user.get(event["user_id"], ()))
+        members = self.by_company.get(event["company_id"], ())
+        if audience == Audience.COMPANY:
+            return list(members)
+        if audience == Audience.DEAL_MANAGERS:
+            company_id, user_id = event["company_id"], event["user_id"]
+            return [c for c in members if c.viewer.companies.get(company_id) or c.viewer.user_id == user_id]
+        return []
+
+    # --- delivery ----------------------------------------------------------------------
+    async def handle_message(self, message: dict[str, Any]) -> None:
+        if self.loop is None:
+            return  # no connection was ever registered in this process
+        assert self._lock is not None
+        async with self._lock:
+            if message.get("wake"):
+                # Read the log, but only as far as delivery has settled (the relay's watermark).
+                await self._catch_up(await _settled_id())
+                return
+            prev, upto = message["prev"], message["upto"]
+            if prev > self.upto:
+                # A message was lost on the way (or we were away): the log has the gap.
+                await self._catch_up(prev)
+            for event in message["events"]:
+                if event["id"] > self.upto:
+                    await self._dispatch(event)
+            self.upto = max(self.upto, upto)
+
+    async def _catch_up(self, upto: int | None) -> None:
+        while True:
+            events = await _read_log(self.upto, upto)
+            for event in events:
+                await self._dispatch(event)
+                self.upto = event["id"]
+            if len(events) < 2000:
+                if upto is not None:
+                    self.upto = max(self.upto, upto)
+                return
+
+    async def _dispatch(self, event: dict[str, Any]) -> None:
+        conns = self.recipients(event)
+        if not conns:
+            return
+        message = {"type": "websocket.send", "text": protocol.event_frame_text(event)}
+        event_id = event["id"]
+        for conn in conns:
+            await conn.deliver(event_id, message)
+
+    def latest_id(self) -> int:
+        return self.upto
+
+    # --- the channel-layer subscription ------------------------------------------------
+    async def _subscribe(self) -> None:
+        layer = get_channel_layer()
+        if self.channel is None:
+            self.channel = await layer.new_channel("hub-dispatch.")
+        await layer.group_add(EVENTS_GROUP, self.channel)
+
+    async def _layer_loop(self) -> None:
+        layer = get_channel_layer()
+        backoff = 0.1
+        while True:
+            try:
+                message = await layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the layer (Redis) is away: wait, re-join, catch up
+                log.warning("channel layer unavailable", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                with contextlib.suppress(Exception):
+                    await self._subscribe()
+                    await self.handle_message({"wake": True})
+                continue
+            backoff = 0.1
+            try:
+                await self.handle_message(message)
+            except Exception:
+                log.exception("dispatch failed")
+
+    async def _refresh_loop(self) -> None:
+        # channels-redis forgets group members after group_expiry; re-join well before that.
+        while True:
+            await asyncio.sleep(settings.HUB_GROUP_REFRESH_SECONDS)
+            try:
+                await self._subscribe()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("could not refresh the group membership", error=repr(exc))
+
+    # --- the embedded default ----------------------------------------------------------
+    def wake_threadsafe(self) -> None:
+        if self.loop is None or self._wake is None or self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self._wake.set)
+
+    async def _local_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.handle_message({"wake": True})
+            except Exception:
+                log.exception("dispatch failed")
+
+    async def _run_relay(self) -> None:
+        from hub.domain.events.fanout import publish_batch
+        from hub.domain.events.relay import Relay
+
+        self.relay = Relay(publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS)
+        await self.relay.run(self._stop)
+
+    # --- heartbeats --------------------------------------------------------------------
+    async def _sweep_loop(self) -> None:
+        interval = max(1.0, settings.HUB_WS_IDLE_TIMEOUT_SECONDS / 3)
+        while True:
+            await asyncio.sleep(interval)
+            cutoff = time.monotonic() - settings.HUB_WS_IDLE_TIMEOUT_SECONDS
+            for conn in [c for c in self.connections if c.last_seen < cutoff]:
+                await conn.close_with(protocol.CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")
+
+
+def _discard(index: dict[int, set], key: int, conn: Any) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(conn)
+        if not members:
+            del index[key]
+
+
+def _inprocess_relay_wanted() -> bool:
+    from hub.domain.events.services import triggers_write_events
+
+    return triggers_write_events() and settings.HUB_INPROCESS_RELAY
+
+
+dispatcher = Dispatcher()

@@ -1,0 +1,318 @@
+"""The websocket endpoint ``/ws/``: authentication, live events, resume, client actions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from typing import Any
+
+import structlog
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from hub.consumers import protocol
+from hub.consumers.dispatcher import dispatcher
+from hub.consumers.tokens import TokenError, access_token_decode
+from hub.domain.events.audience import Viewer
+
+log = structlog.get_logger("hub.ws")
+
+
+@database_sync_to_async
+def _user_by_id(user_id: int):
+    from hub.domain.authentication.models import User
+
+    return User.objects.filter(pk=user_id).first()
+
+
+@database_sync_to_async
+def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
+    from hub.domain.authentication.models import CompanyUser
+    from hub.domain.events.selectors import viewer_for_user
+
+    viewer = viewer_for_user(user=user)
+    memberships = (
+        CompanyUser.objects.filter(user=user, company_id__in=list(viewer.companies))
+        .select_related("company")
+        .order_by("company_id")
+    )
+    companies = [
+        {"id": m.company_id, "name": m.company.company_name, "role": m.role, "can_manage_deals": m.can_manage_deals}
+        for m in memberships
+    ]
+    hello = {
+        "user": {
+            "id": user.id,
+            "email": user.email,
+            "name": user.get_full_name(),
+            "account_type": user.account_type,
+        },
+        "company": companies[0] if companies else None,
+        "companies": companies,
+    }
+    return viewer, hello
+
+
+@database_sync_to_async
+def _replay(viewer: Viewer, after: int, upto: int) -> tuple[bool, list[dict[str, Any]]]:
+    from hub.domain.events.fanout import event_wire
+    from hub.domain.events.selectors import event_list_after, event_replay_incomplete
+
+    if event_replay_incomplete(viewer=viewer, after=after):
+        return False, []
+    events: list[dict[str, Any]] = []
+    cursor = after
+    while True:
+        batch = event_list_after(viewer=viewer, after=cursor, upto=upto, limit=1000)
+        events.extend(event_wire(e) for e in batch)
+        if len(batch) < 1000:
+            return True, events
+        cursor = batch[-1].id
+
+
+@database_sync_to_async
+def _mark_read(user, notification_id: str | None, everything: bool) -> int | None:
+    from django.core.exceptions import ValidationError
+
+    from hub.domain.notifications.services import notification_mark_read, notifications_mark_all_read
+
+    if everything:
+        return notifications_mark_all_read(user=user)
+    try:
+        notification = notification_mark_read(user=user, notification_id=notification_id)
+    except (ValidationError, ValueError):
+        return None
+    return None if notification is None else 1
+
+
+class HubConsumer(AsyncWebsocketConsumer):
+    # No per-connection channel-layer channel: events arrive through the process dispatcher.
+    channel_layer_alias = "hub.no-per-connection-channel"
+
+    user = None
+    viewer: Viewer | None = None
+    closing = False
+    replaying = False
+
+    async def connect(self) -> None:
+        self.last_seen = time.monotonic()
+        self.outbox: deque = deque()
+        self.pending: list[tuple[int, dict]] = []
+        self.sending = False
+        self.tokens = float(settings.HUB_WS_RATE_BURST)
+        self.tokens_at = self.last_seen
+        self._auth_timer: asyncio.TimerHandle | None = None
+        await self.accept()
+        session_user = self.scope.get("user")
+        if session_user is not None and session_user.is_authenticated:
+            await self._start_session(session_user)
+        else:
+            loop = asyncio.get_running_loop()
+            self._auth_timer = loop.call_later(
+                settings.HUB_WS_AUTH_TIMEOUT_SECONDS, lambda: loop.create_task(self._auth_timeout())
+            )
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        dispatcher.unregister(self)
+
+    # --- incoming frames ---------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_seen = time.monotonic()
+        if not self._take_token():
+            await self.close_with(protocol.CLOSE_RATE_LIMITED, "rate limited")
+            return
+        raw = text_data if text_data is not None else bytes_data or b""
+        if len(raw) > settings.HUB_WS_MAX_FRAME_BYTES:
+            await self.send_error(protocol.ERR_FRAME_TOO_LARGE, f"frames are limited to {settings.HUB_WS_MAX_FRAME_BYTES} bytes")
+            await self.close_with(protocol.CLOSE_TOO_BIG, "frame too large")
+            return
+        try:
+            frame = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            await self.send_error(protocol.ERR_INVALID_JSON, "frames must be JSON objects")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error(protocol.ERR_INVALID_FRAME, 'frames must be objects with a string "type"')
+            return
+        kind = frame["type"]
+        ref = frame.get("ref")
+        if kind == "ping":
+            await self.send_frame({"type": "pong", "ref": ref} if ref is not None else {"type": "pong"})
+            return
+        if kind == "auth":
+            await self._auth(frame)
+            return
+        if self.user is None:
+            await self.send_error(protocol.ERR_AUTH_REQUIRED, 'send {"type": "auth", "token": ...} first', ref=ref)
+            return
+        handler = self._ACTIONS.get(kind)
+        if handler is None:
+            await self.send_error(protocol.ERR_UNKNOWN_TYPE, f"unknown frame type {kind!r}", ref=ref)
+            return
+        await handler(self, frame)
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(
+            float(settings.HUB_WS_RATE_BURST),
+            self.tokens + (now - self.tokens_at) * settings.HUB_WS_RATE_PER_SECOND,
+        )
+        self.tokens_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    # --- authentication ----------------------------------------------------------------
+    async def _auth(self, frame: dict) -> None:
+        if self.user is not None:
+            await self.send_error(protocol.ERR_ALREADY_AUTHENTICATED, "this connection is authenticated", ref=frame.get("ref"))
+            return
+        try:
+            token = access_token_decode(frame.get("token"))
+        except TokenError as exc:
+            await self.send_error(protocol.ERR_BAD_TOKEN, str(exc))
+            await self.close_with(protocol.CLOSE_UNAUTHENTICATED, "bad token")
+            return
+        user = await _user_by_id(token.user_id)
+        if user is None:
+            await self.send_error(protocol.ERR_BAD_TOKEN, "unknown user")
+            await self.close_with(protocol.CLOSE_UNAUTHENTICATED, "unknown user")
+            return
+        await self._start_session(user)
+
+    async def _start_session(self, user) -> None:
+        if not user.is_active:
+            await self.send_error(protocol.ERR_INACTIVE_USER, "this account is inactive")
+            await self.close_with(protocol.CLOSE_FORBIDDEN, "inactive user")
+            return
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        await dispatcher.ensure_started()
+        viewer, hello = await _viewer_and_hello(user)
+        self.user, self.viewer = user, viewer
+        dispatcher.register(self, viewer)
+        hello.update(
+            {
+                "type": "hello",
+                "latest_event_id": dispatcher.latest_id(),
+                "replay_window_seconds": settings.HUB_REPLAY_WINDOW_SECONDS,
+                "max_frame_bytes": settings.HUB_WS_MAX_FRAME_BYTES,
+                "heartbeat_seconds": settings.HUB_WS_IDLE_TIMEOUT_SECONDS / 3,
+            }
+        )
+        await self.send_frame(hello)
+
+    async def _auth_timeout(self) -> None:
+        if self.user is None and not self.closing:
+            await self.send_error(protocol.ERR_AUTH_REQUIRED, "no auth frame within the time limit")
+            await self.close_with(protocol.CLOSE_UNAUTHENTICATED, "auth timeout")
+
+    # --- actions -----------------------------------------------------------------------
+    async def _resume(self, frame: dict) -> None:
+        after = frame.get("after")
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            await self.send_error(protocol.ERR_INVALID_FRAME, '"after" must be a non-negative integer', ref=frame.get("ref"))
+            return
+        assert self.viewer is not None
+        self.replaying = True
+        try:
+            upto = dispatcher.latest_id()
+            recovered, events = await _replay(self.viewer, after, upto)
+            if not recovered:
+                await self.send_frame(
+                    {"type": "reset", "reason": "beyond_replay_window", "latest_event_id": upto}
+                )
+                sent: set[int] = set()
+            else:
+                sent = set()
+                for event in events:
+                    sent.add(event["id"])
+                    await self._write({"type": "websocket.send", "text": protocol.event_frame_text(event)})
+                await self.send_frame(
+                    {
+                        "type": "resumed",
+                        "after": after,
+                        "replayed": len(events),
+                        "recovered": True,
+                        "latest_event_id": upto,
+                    }
+                )
+            pending, self.pending = self.pending, []
+            for event_id, message in pending:
+                if event_id not in sent and (not recovered or event_id > after):
+                    await self._write(message)
+        finally:
+            self.replaying = False
+            self.pending = []
+
+    async def _notification_read(self, frame: dict) -> None:
+        everything = frame.get("all") is True
+        notification_id = frame.get("id")
+        if not everything and not isinstance(notification_id, str):
+            await self.send_error(protocol.ERR_INVALID_FRAME, 'give "id" (a notification id) or "all": true', ref=frame.get("ref"))
+            return
+        count = await _mark_read(self.user, notification_id, everything)
+        if count is None:
+            await self.send_error(protocol.ERR_NOT_FOUND, "no such notification", ref=frame.get("ref"))
+            return
+        reply: dict[str, Any] = {"type": "ack", "action": "notification.read", "count": count}
+        if frame.get("ref") is not None:
+            reply["ref"] = frame["ref"]
+        await self.send_frame(reply)
+
+    _ACTIONS = {"resume": _resume, "notification.read": _notification_read}
+
+    # --- outgoing ----------------------------------------------------------------------
+    async def deliver(self, event_id: int, message: dict) -> None:
+        """Called by the dispatcher with an already encoded event frame."""
+        if self.closing:
+            return
+        if self.replaying:
+            self.pending.append((event_id, message))
+            if len(self.pending) > settings.HUB_WS_SEND_BUFFER:
+                await self.close_with(protocol.CLOSE_SLOW_CONSUMER, "too far behind")
+            return
+        await self._write(message)
+
+    async def _write(self, message: dict) -> None:
+        if self.closing:
+            return
+        if self.sending:
+            # A send is still in progress (the server applies back-pressure): queue, bounded.
+            if len(self.outbox) >= settings.HUB_WS_SEND_BUFFER:
+                await self.close_with(protocol.CLOSE_SLOW_CONSUMER, "too far behind")
+                return
+            self.outbox.append(message)
+            return
+        self.sending = True
+        try:
+            await self.base_send(message)
+            while self.outbox and not self.closing:
+                await self.base_send(self.outbox.popleft())
+        finally:
+            self.sending = False
+
+    async def send_frame(self, frame: dict) -> None:
+        await self._write({"type": "websocket.send", "text": protocol.encode(frame)})
+
+    async def send_error(self, code: str, message: str, *, ref: Any = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_frame(frame)
+
+    async def close_with(self, code: int, reason: str = "") -> None:
+        if self.closing:
+            return
+        self.closing = True
+        dispatcher.unregister(self)
+        log.info("closing websocket", code=code, reason=reason, user_id=getattr(self.user, "id", None))
+        await self.base_send({"type": "websocket.close", "code": code, "reason": reason})

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "hub.domain.issues",
     "hub.domain.events",
     "hub.ops",
+    "hub.consumers",
+    "hub.console",
 ]
 
 MIDDLEWARE = [

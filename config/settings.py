@@ -141,11 +141,20 @@ LOGIN_URL = "/admin/login/"
 
 # --- redis, channels, dramatiq ------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+# Keys in Redis start with this, so several hubs (or test runs) can share one server.
+HUB_CHANNEL_PREFIX = env_str("HUB_CHANNEL_PREFIX", "hub") or "hub"
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": HUB_CHANNEL_PREFIX,
+                # Only one channel per web process (its dispatcher) receives; let it buffer bursts.
+                "capacity": 1000,
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
         }
     }
 else:

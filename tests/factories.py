@@ -37,6 +37,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class CompanyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Company
+        skip_postgeneration_save = True
 
     company_name = factory.Sequence(lambda n: f"Company {n}")
     created_by = factory.SubFactory(UserFactory)

@@ -292,11 +292,23 @@ class HubConsumer(AsyncWebsocketConsumer):
                 return
             self.outbox.append(message)
             return
-        self.sending = True
+        # Run the send eagerly: on daphne it completes at once; where it must wait for the
+        # client, it finishes in a background task so the caller (the fan-out) never waits.
+        coro = self.base_send(message)
         try:
-            await self.base_send(message)
+            blocked_on = coro.send(None)
+        except StopIteration:
+            return
+        self.sending = True
+        self._drain = asyncio.ensure_future(self._finish_sending(coro, blocked_on))
+
+    async def _finish_sending(self, coro, blocked_on) -> None:
+        try:
+            await _Resume(coro, blocked_on)
             while self.outbox and not self.closing:
                 await self.base_send(self.outbox.popleft())
+        except Exception:  # noqa: BLE001 - the client is gone; disconnect() cleans up
+            self.outbox.clear()
         finally:
             self.sending = False
 
@@ -313,6 +325,30 @@ class HubConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
+        self.outbox.clear()
         dispatcher.unregister(self)
         log.info("closing websocket", code=code, reason=reason, user_id=getattr(self.user, "id", None))
         await self.base_send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class _Resume:
+    """Await the rest of a coroutine that was started by hand and suspended on ``blocked_on``."""
+
+    def __init__(self, coro, blocked_on) -> None:
+        self.coro, self.blocked_on = coro, blocked_on
+
+    def __await__(self):
+        value = self.blocked_on
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # noqa: BLE001 - hand cancellation etc. to the coroutine
+                try:
+                    value = self.coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = self.coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
-from hub.domain.authentication.models import Company, User
+from hub.domain.authentication.models import Company, Customer, CustomerCompany, User
 from hub.domain.emails.crypto import credential_encrypt
 from hub.domain.emails.models import Email, EmailAccount, EmailTemplate, EmailThread
 from hub.domain.events.models import Audience
@@ -114,3 +116,39 @@ def email_template_use(*, template: EmailTemplate, context: dict[str, Any]) -> d
     rendered = email_template_render(template=template, context=context)
     EmailTemplate.objects.filter(pk=template.pk).update(usage_count=F("usage_count") + 1)
     return rendered
+
+
+@transaction.atomic
+def email_thread_create(
+    *,
+    account: EmailAccount,
+    subject: str,
+    participants: list[str] | None = None,
+    last_message_at: datetime | None = None,
+    lead=None,
+    deal=None,
+    customer: Customer | None = None,
+    **fields,
+) -> EmailThread:
+    """Open a conversation of the account; its lead, deal and customer must be of the same company."""
+    for name, row in (("lead", lead), ("deal", deal)):
+        if row is not None and row.company_id != account.company_id:
+            raise ValidationError({name: f"The {name} belongs to another company."})
+    if customer is not None and not CustomerCompany.objects.filter(
+        customer=customer, company_id=account.company_id
+    ).exists():
+        raise ValidationError({"customer": "The customer is not a customer of this company."})
+    thread = EmailThread(
+        company_id=account.company_id,
+        email_account=account,
+        subject=subject[:500],
+        participants=participants or [],
+        last_message_at=last_message_at or timezone.now(),
+        lead=lead,
+        deal=deal,
+        customer=customer,
+        **fields,
+    )
+    thread.full_clean()
+    thread.save()
+    return thread

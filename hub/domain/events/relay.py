@@ -125,14 +125,29 @@ class Relay:
         return int(row[0]) if row else 0
 
     async def _serve(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
+        last_published = time.monotonic()
         while not stop.is_set():
+            before = self.watermark
             held = await self.catch_up(conn)
+            if self.watermark != before:
+                last_published = time.monotonic()
+            elif time.monotonic() - last_published >= self.poll_interval:
+                # An empty batch when idle: a process that lost a message notices within a poll.
+                await self._heartbeat()
+                last_published = time.monotonic()
             timeout = self.gap_retry if held else self.poll_interval
             # Any notification (or the timeout) means: look at the log again.
             async for _ in conn.notifies(timeout=timeout, stop_after=1):
                 break
             if stop.is_set():
                 return
+
+    async def _heartbeat(self) -> None:
+        assert self.watermark is not None
+        try:
+            await self.publish([], self.watermark, self.watermark)
+        except Exception as exc:  # noqa: BLE001 - the next heartbeat or batch will do
+            log.info("relay heartbeat not published", error=repr(exc))
 
     async def catch_up(self, conn: psycopg.AsyncConnection) -> bool:
         """Publish every deliverable event; return True when delivery waits at a gap."""

@@ -46,7 +46,7 @@ def event_append(
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [sql.NOTIFY_CHANNEL, str(event.id)])
     else:
-        transaction.on_commit(lambda: _publish(event.id))
+        transaction.on_commit(lambda: _publish(event.id), robust=True)
     return event
 
 

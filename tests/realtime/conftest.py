@@ -4,6 +4,8 @@ import asyncio
 import contextlib
 
 import pytest
+from channels.db import database_sync_to_async
+from django.db import connections
 
 from hub.consumers.dispatcher import dispatcher
 from hub.domain.events.fanout import layer_is_local, publish_batch
@@ -11,11 +13,11 @@ from hub.domain.events.services import triggers_write_events
 
 
 @pytest.fixture(autouse=True)
-async def event_pipeline():
+async def event_pipeline(request):
     """Run what a deployment runs: the relay (with PostgreSQL and a shared layer) and stop all after."""
     stop = asyncio.Event()
     task = None
-    if triggers_write_events() and not layer_is_local():
+    if triggers_write_events() and not layer_is_local() and not request.node.get_closest_marker("no_relay"):
         from hub.domain.events.relay import Relay
 
         relay = Relay(publish=publish_batch, poll_interval=0.2)
@@ -28,3 +30,5 @@ async def event_pipeline():
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     await dispatcher.stop()
+    # Connections opened by database_sync_to_async threads must not outlive the test database.
+    await database_sync_to_async(connections.close_all)()

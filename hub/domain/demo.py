@@ -6,6 +6,8 @@ happens in one transaction. The passwords are fixed and printed, so this is for 
 development database only (the command refuses to run with ``DEBUG`` off unless told to).
 """
 
+# ruff: noqa: E501 - the demo data tables below read best as one row per line
+
 from __future__ import annotations
 
 import uuid
@@ -13,10 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TextIO
+from typing import Protocol
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
@@ -39,7 +40,14 @@ from hub.domain.authentication.services import (
     customer_create,
     user_create,
 )
-from hub.domain.calls.models import Call, CallDirection, CallStatus, Disposition, PhoneNumber, VoicemailMessage
+from hub.domain.calls.models import (
+    Call,
+    CallDirection,
+    CallStatus,
+    Disposition,
+    PhoneNumber,
+    VoicemailMessage,
+)
 from hub.domain.calls.services import (
     call_create,
     call_note_add,
@@ -48,7 +56,16 @@ from hub.domain.calls.services import (
     phone_number_add,
     voicemail_create,
 )
-from hub.domain.crm.models import Deal, DealStage, Lead, LeadSource, LeadStatus, Pipeline, Priority
+from hub.domain.crm.models import (
+    Deal,
+    DealStage,
+    DealStatus,
+    Lead,
+    LeadSource,
+    LeadStatus,
+    Pipeline,
+    Priority,
+)
 from hub.domain.crm.services import (
     deal_create,
     deal_mark_lost,
@@ -81,6 +98,10 @@ ADMIN_PASSWORD = "hub-demo-admin"  # noqa: S105 - a published demo password, by 
 TEAM_PASSWORD = "hub-demo-team"  # noqa: S105
 CUSTOMER_PASSWORD = "hub-demo-customer"  # noqa: S105
 MAILBOX_PASSWORD = "demo-mailbox-password"  # noqa: S105 - stored encrypted, like a real one
+
+
+class Writer(Protocol):
+    def write(self, text: str, /) -> object: ...
 
 
 class DemoError(Exception):
@@ -121,7 +142,6 @@ class DealSpec:
     priority: str = Priority.MEDIUM
     close_in_days: int = 30
     lost_reason: str = ""
-    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +182,8 @@ class TenantSpec:
     country: str
     tz: str
     phone: str
+    address: str
+    deal_area: str  # area code of the deal contacts' (fictional 555-01xx) numbers
     description: str
     employees: int
     order_prefix: str
@@ -182,9 +204,10 @@ def _slug(text: str) -> str:
 def _contact_email(person: str, company_name: str) -> str:
     first, *rest = person.split()
     last = rest[-1] if rest else "contact"
-    return f"{_slug(first)}.{_slug(last)}@{_slug(company_name.split()[0])}.example.com"
+    return f"{_slug(first)}.{_slug(last)}@{_slug(company_name)[:24]}.example.com"
 
 
+# fmt: off
 NORTHWIND = TenantSpec(
     name="Northwind Traders",
     industry=Industry.TECHNOLOGY,
@@ -193,6 +216,8 @@ NORTHWIND = TenantSpec(
     country="United States",
     tz="America/Los_Angeles",
     phone="+14155550100",
+    address="350 Mission Street",
+    deal_area="646",
     description="Point-of-sale hardware, store networking and the software that runs them.",
     employees=85,
     order_prefix="NWT",
@@ -216,14 +241,14 @@ NORTHWIND = TenantSpec(
         LeadSpec("Oliver", "Smith", "Lucerne Publishing", "Founder", LeadSource.COLD_CALL, LeadStatus.UNQUALIFIED, 6000, "+14045550140"),
     ),
     deals=(
-        DealSpec("Contoso Retail — 40 POS terminals", "Mark Hanson", "Contoso Retail", 38000, "Prospecting", Priority.LOW, 75, phone="+12125550141"),
+        DealSpec("Contoso Retail — 40 POS terminals", "Mark Hanson", "Contoso Retail", 38000, "Prospecting", Priority.LOW, 75),
         DealSpec("Alpine Ski House — store Wi-Fi refresh", "Ingrid Olsen", "Alpine Ski House", 21500, "Prospecting", close_in_days=60),
-        DealSpec("Fourth Coffee — kiosk pilot", "Sam Patel", "Fourth Coffee", 12800, "Qualification", phone="+15035550142"),
+        DealSpec("Fourth Coffee — kiosk pilot", "Sam Patel", "Fourth Coffee", 12800, "Qualification"),
         DealSpec("Northern Lights Grocers — checkout upgrade", "Erin Walsh", "Northern Lights Grocers", 64000, "Qualification", Priority.HIGH, 45),
-        DealSpec("Margie's Travel — booking desk hardware", "Margie Brown", "Margie's Travel", 9400, "Proposal", phone="+16195550143"),
+        DealSpec("Margie's Travel — booking desk hardware", "Margie Brown", "Margie's Travel", 9400, "Proposal"),
         DealSpec("Trey Research — lab inventory scanners", "Dana Lee", "Trey Research", 27300, "Proposal", Priority.HIGH, 21),
         DealSpec("Coho Winery — tasting-room POS", "Luis Moreno", "Coho Winery", 15600, "Proposal", close_in_days=28),
-        DealSpec("Graphic Design Institute — campus network", "Priya Shah", "Graphic Design Institute", 83000, "Negotiation", Priority.HIGH, 14, phone="+17735550144"),
+        DealSpec("Graphic Design Institute — campus network", "Priya Shah", "Graphic Design Institute", 83000, "Negotiation", Priority.HIGH, 14),
         DealSpec("City Power & Light — field tablets", "George Hall", "City Power & Light", 112000, "Negotiation", Priority.HIGH, 10),
         DealSpec("School of Fine Art — payment terminals", "Rita Gomez", "School of Fine Art", 8900, "won", close_in_days=-6),
         DealSpec("Humongous Insurance — branch kiosks", "Victor Chen", "Humongous Insurance", 146000, "won", Priority.HIGH, -2),
@@ -283,6 +308,8 @@ GLOBEX = TenantSpec(
     country="United States",
     tz="America/New_York",
     phone="+16175550110",
+    address="200 Clarendon Street",
+    deal_area="857",
     description="Scheduling, patient intake and telehealth software for clinics and hospitals.",
     employees=140,
     order_prefix="GXH",
@@ -306,11 +333,11 @@ GLOBEX = TenantSpec(
     ),
     deals=(
         DealSpec("Riverside Clinic — online scheduling", "Amelia Hart", "Riverside Family Clinic", 14400, "Prospecting", Priority.LOW, 60),
-        DealSpec("Harbor Dental — patient intake forms", "Paul Reyes", "Harbor Dental Group", 22000, "Prospecting", close_in_days=50, phone="+16175550171"),
+        DealSpec("Harbor Dental — patient intake forms", "Paul Reyes", "Harbor Dental Group", 22000, "Prospecting", close_in_days=50),
         DealSpec("St. Anne's Hospice — telehealth pilot", "Joan Murphy", "St. Anne's Hospice", 36000, "Qualification", close_in_days=40),
-        DealSpec("Summit Orthopedics — 4-site scheduling", "Chloe Nguyen", "Summit Orthopedics", 76000, "Qualification", Priority.HIGH, 35, phone="+16035550163"),
+        DealSpec("Summit Orthopedics — 4-site scheduling", "Chloe Nguyen", "Summit Orthopedics", 76000, "Qualification", Priority.HIGH, 35),
         DealSpec("Brookline Women's Health — intake kiosks", "Laura Chen", "Brookline Women's Health", 31500, "Proposal", close_in_days=25),
-        DealSpec("Granite State Labs — results portal", "Owen Price", "Granite State Labs", 58000, "Proposal", Priority.HIGH, 20, phone="+16035550172"),
+        DealSpec("Granite State Labs — results portal", "Owen Price", "Granite State Labs", 58000, "Proposal", Priority.HIGH, 20),
         DealSpec("Cape Cod Cardiology — telehealth suite", "Maya Fischer", "Cape Cod Cardiology", 94000, "Negotiation", Priority.HIGH, 12),
         DealSpec("Westside Pharmacy — refill reminders", "Tariq Aziz", "Westside Pharmacy", 8700, "won", close_in_days=-9),
         DealSpec("Beacon Hill Pediatrics — full platform", "Ruth Adler", "Beacon Hill Pediatrics", 67000, "won", Priority.HIGH, -3),
@@ -358,11 +385,13 @@ GLOBEX = TenantSpec(
     ),
 )
 
+# fmt: on
 TENANTS = (NORTHWIND, GLOBEX)
 DEMO_COMPANY_NAMES = tuple(t.name for t in TENANTS)
 
 
 # --- calls and notifications follow one pattern in every tenant ------------------------------
+
 
 @dataclass(frozen=True)
 class CallScenario:
@@ -376,6 +405,7 @@ class CallScenario:
     voicemail: str = ""
 
 
+# fmt: off
 CALLS = (
     CallScenario(2, CallDirection.OUTBOUND, ("lead", 1), CallStatus.COMPLETED, 26, 312, "Discovery call; sending a proposal outline."),
     CallScenario(3, CallDirection.OUTBOUND, ("deal", 7), CallStatus.COMPLETED, 5, 845, "Walked through pricing; legal review next."),
@@ -388,35 +418,46 @@ CALLS = (
     CallScenario(0, CallDirection.OUTBOUND, ("deal", 8), CallStatus.CANCELLED, 0.5),
     CallScenario(0, CallDirection.INBOUND, ("customer", 0), CallStatus.COMPLETED, 72, 420, "Quarterly check-in; happy with the rollout."),
 )
+# fmt: on
 
 
-def _notifications(spec: TenantSpec, member: MemberSpec, deals: list[Deal]) -> list[tuple[str, str, str]]:
-    """Return (title, message, type) for one member, by role."""
-    welcome = (f"Welcome to {spec.name}", "Your team, pipeline and phone number are ready in the hub.", NotificationType.INFO)
+# fmt: off
+NOTIFICATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    Role.CEO: (
+        ("Deal won", "{won} closed at ${won_value:,.0f}.", NotificationType.SUCCESS),
+        ("Weekly pipeline report", "This week's pipeline report is ready.", NotificationType.INFO),
+    ),
+    Role.MANAGER: (
+        ("Deal in negotiation", "{negotiating} moved to Negotiation.", NotificationType.INFO),
+        ("Quota at risk", "The team is at 62% of this month's target.", NotificationType.WARNING),
+    ),
+    Role.SALES_MANAGER: (
+        ("New lead assigned", "A new lead from the website was assigned to you.", NotificationType.INFO),
+        ("Missed call", "You missed a call; the caller did not leave a message.", NotificationType.WARNING),
+    ),
+    Role.SUPPORT_STAFF: (
+        ("New voicemail", "A customer left a voicemail about their last order.", NotificationType.WARNING),
+        ("Mailbox sync failed", "The support mailbox could not be reached; retrying.", NotificationType.ERROR),
+    ),
+}
+# fmt: on
+
+
+def _notifications(spec: TenantSpec, role: str, deals: list[Deal]) -> list[tuple[str, str, str]]:
+    """Return (title, message, type) for one member: a welcome, then two by role."""
+    won = next(d for d in deals if d.status == DealStatus.WON)
     negotiating = next(d for d in deals if d.stage.name == "Negotiation")
-    won = next(d for d in deals if d.status == "won")
-    by_role = {
-        Role.CEO: [
-            ("Deal won", f"{won.title} closed at ${won.value:,.0f}.", NotificationType.SUCCESS),
-            ("Weekly pipeline report", "This week's pipeline report is ready.", NotificationType.INFO),
-        ],
-        Role.MANAGER: [
-            ("Deal in negotiation", f"{negotiating.title} moved to Negotiation.", NotificationType.INFO),
-            ("Quota at risk", "The team is at 62% of this month's target.", NotificationType.WARNING),
-        ],
-        Role.SALES_MANAGER: [
-            ("New lead assigned", "A new lead from the website was assigned to you.", NotificationType.INFO),
-            ("Missed call", "You missed a call; the caller did not leave a message.", NotificationType.WARNING),
-        ],
-        Role.SUPPORT_STAFF: [
-            ("New voicemail", "A customer left a voicemail about their last order.", NotificationType.WARNING),
-            ("Mailbox sync failed", "The support mailbox could not be reached; retrying.", NotificationType.ERROR),
-        ],
-    }
-    return [welcome, *by_role[member.role]]
+    facts = {"won": won.title, "won_value": won.value, "negotiating": negotiating.title}
+    welcome = (
+        f"Welcome to {spec.name}",
+        "Your team, pipeline and phone number are ready in the hub.",
+        NotificationType.INFO,
+    )
+    return [welcome] + [(t, m.format(**facts), k) for t, m, k in NOTIFICATIONS[role]]
 
 
 # --- the result ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -474,19 +515,27 @@ def demo_logins() -> list[DemoLogin]:
     ceo_email = NORTHWIND.member_email(NORTHWIND.members[0])
     for label, email, password, note in (
         ("Admin console", ADMIN_EMAIL, ADMIN_PASSWORD, "superuser: every company"),
-        ("Company console", ceo_email, TEAM_PASSWORD, f"staff, CEO of {NORTHWIND.name}: sees that company only"),
+        (
+            "Company console",
+            ceo_email,
+            TEAM_PASSWORD,
+            f"staff, CEO of {NORTHWIND.name}: sees that company only",
+        ),
     ):
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             continue
-        logins.append(DemoLogin(label, email, password if user.check_password(password) else None, note))
+        logins.append(
+            DemoLogin(label, email, password if user.check_password(password) else None, note)
+        )
     return logins
 
 
 # --- seeding ---------------------------------------------------------------------------------
 
+
 @transaction.atomic
-def demo_seed(*, stdout: TextIO | None = None, reset: bool = False) -> DemoResult:
+def demo_seed(*, stdout: Writer | None = None, reset: bool = False) -> DemoResult:
     """Create the demo tenants and logins, or report the ones already there."""
 
     def say(line: str) -> None:
@@ -497,25 +546,25 @@ def demo_seed(*, stdout: TextIO | None = None, reset: bool = False) -> DemoResul
         _demo_delete(say)
     existing = demo_companies()
     if existing:
-        if {c.company_name for c in existing} != set(DEMO_COMPANY_NAMES) or len(existing) != len(TENANTS):
-            raise DemoError(
-                "Part of the demo data is present ("
-                + ", ".join(c.company_name for c in existing)
-                + "); run seed_demo --reset to recreate it."
-            )
-        return DemoResult(created=False, companies=existing, counts=demo_counts(existing), logins=demo_logins())
-    taken = User.objects.filter(email__in=demo_user_emails()[1:]).values_list("email", flat=True)
-    if taken:
-        raise DemoError(f"Demo users exist without their companies ({', '.join(sorted(taken)[:3])}, …); run seed_demo --reset.")
-    if not settings.EMAIL_ENCRYPTION_KEYS:
-        raise DemoError("EMAIL_ENCRYPTION_KEY is not set, so the demo mailboxes' passwords cannot be stored (DEBUG=1 has a dev key).")
+        if sorted(c.company_name for c in existing) != sorted(DEMO_COMPANY_NAMES):
+            names = ", ".join(c.company_name for c in existing)
+            raise DemoError(f"Only part of the demo is present ({names}); run seed_demo --reset.")
+        return DemoResult(
+            created=False, companies=existing, counts=demo_counts(existing), logins=demo_logins()
+        )
+    _check_fresh()
 
     notes = []
     admin = User.objects.filter(email__iexact=ADMIN_EMAIL).first()
     if admin is None:
         user_create(
-            email=ADMIN_EMAIL, password=ADMIN_PASSWORD, first_name="Hub", last_name="Admin",
-            is_staff=True, is_superuser=True, is_verified=True,
+            email=ADMIN_EMAIL,
+            password=ADMIN_PASSWORD,
+            first_name="Hub",
+            last_name="Admin",
+            is_staff=True,
+            is_superuser=True,
+            is_verified=True,
         )
         say(f"Created the superuser {ADMIN_EMAIL}")
     else:
@@ -524,11 +573,28 @@ def demo_seed(*, stdout: TextIO | None = None, reset: bool = False) -> DemoResul
     companies = []
     for index, spec in enumerate(TENANTS):
         say(f"Seeding {spec.name} ({spec.industry})")
-        try:
-            companies.append(_seed_tenant(spec, now=now, staff_ceo=index == 0))
-        except ImproperlyConfigured as exc:
-            raise DemoError(str(exc)) from None
-    return DemoResult(created=True, companies=companies, counts=demo_counts(companies), logins=demo_logins(), notes=notes)
+        companies.append(_seed_tenant(spec, now=now, staff_ceo=index == 0))
+    return DemoResult(
+        created=True,
+        companies=companies,
+        counts=demo_counts(companies),
+        logins=demo_logins(),
+        notes=notes,
+    )
+
+
+def _check_fresh() -> None:
+    taken = sorted(
+        User.objects.filter(email__in=demo_user_emails()[1:]).values_list("email", flat=True)
+    )
+    if taken:
+        raise DemoError(
+            f"Demo users exist without their companies ({taken[0]}, …); run seed_demo --reset."
+        )
+    if not settings.EMAIL_ENCRYPTION_KEYS:
+        raise DemoError(
+            "EMAIL_ENCRYPTION_KEY is not set: the demo mailbox passwords cannot be stored encrypted."
+        )
 
 
 def _demo_delete(say) -> None:
@@ -541,7 +607,9 @@ def _demo_delete(say) -> None:
         n_users = users.count()
         users.delete()
     except (ProtectedError, RestrictedError) as exc:
-        raise DemoError(f"Cannot delete the demo data: other rows still refer to it ({exc.args[0]})") from None
+        raise DemoError(
+            f"Cannot delete the demo data: other rows still refer to it ({exc.args[0]})"
+        ) from None
     say(f"Deleted {n_companies} demo companies and {n_users} demo users")
 
 
@@ -553,25 +621,47 @@ def _sid(prefix: str) -> str:
 def _seed_tenant(spec: TenantSpec, *, now: datetime, staff_ceo: bool) -> Company:
     users = [
         user_create(
-            email=spec.member_email(m), password=TEAM_PASSWORD, first_name=m.first, last_name=m.last,
-            phone=m.phone, is_verified=True, is_staff=staff_ceo and m.role == Role.CEO,
+            email=spec.member_email(m),
+            password=TEAM_PASSWORD,
+            first_name=m.first,
+            last_name=m.last,
+            phone=m.phone,
+            is_verified=True,
+            is_staff=staff_ceo and m.role == Role.CEO,
         )
         for m in spec.members
     ]
     ceo = users[0]
     company = company_create(
-        company_name=spec.name, created_by=ceo, industry=spec.industry,
-        website=f"https://www.{spec.domain}", description=spec.description, phone=spec.phone,
-        employee_count=spec.employees, address="100 Market Street", city=spec.city,
-        country=spec.country, timezone=spec.tz,
+        company_name=spec.name,
+        created_by=ceo,
+        industry=spec.industry,
+        website=f"https://www.{spec.domain}",
+        description=spec.description,
+        phone=spec.phone,
+        employee_count=spec.employees,
+        address=spec.address,
+        city=spec.city,
+        country=spec.country,
+        timezone=spec.tz,
     )
-    CompanyUser.objects.filter(company=company, user=ceo).update(department=Department.MANAGEMENT)
     for member, user in zip(spec.members[1:], users[1:], strict=True):
-        company_user_add(company=company, user=user, role=member.role, department=member.department, invited_by=ceo)
+        company_user_add(
+            company=company,
+            user=user,
+            role=member.role,
+            department=member.department,
+            invited_by=ceo,
+        )
     numbers = [
         phone_number_add(
-            company=company, user=user, phone_number=m.phone, twilio_phone_sid=_sid("PN"),
-            number_type="VoIP", is_default=True, monthly_cost=Decimal("1.15"),
+            company=company,
+            user=user,
+            phone_number=m.phone,
+            twilio_phone_sid=_sid("PN"),
+            number_type="VoIP",
+            is_default=True,
+            monthly_cost=Decimal("1.15"),
             capabilities={"voice": True, "sms": True, "mms": False},
         )
         for m, user in zip(spec.members, users, strict=True)
@@ -583,28 +673,38 @@ def _seed_tenant(spec: TenantSpec, *, now: datetime, staff_ceo: bool) -> Company
     _seed_calls(spec, company, users, numbers, leads, deals, customers, now=now)
     _seed_email(spec, company, users, leads, deals, customers, now=now)
     for member, user in zip(spec.members, users, strict=True):
-        for position, (title, message, kind) in enumerate(_notifications(spec, member, deals)):
+        for position, (title, message, kind) in enumerate(_notifications(spec, member.role, deals)):
             notification = notification_create(user=user, title=title, message=message, type=kind)
             if position == 0:
                 notification_mark_read(user=user, notification_id=notification.id)
     return company
 
 
-def _seed_leads(spec: TenantSpec, company: Company, users: list[User], sellers: list[User]) -> list[Lead]:
+def _seed_leads(
+    spec: TenantSpec, company: Company, users: list[User], sellers: list[User]
+) -> list[Lead]:
     manager = users[1]
     leads = []
     for index, ls in enumerate(spec.leads):
         lead = lead_create(
-            company=company, created_by=manager, first_name=ls.first, last_name=ls.last,
-            email=_contact_email(f"{ls.first} {ls.last}", ls.company_name), lead_source=ls.source,
-            phone=ls.phone, company_name=ls.company_name, job_title=ls.job_title,
+            company=company,
+            created_by=manager,
+            first_name=ls.first,
+            last_name=ls.last,
+            email=_contact_email(f"{ls.first} {ls.last}", ls.company_name),
+            lead_source=ls.source,
+            phone=ls.phone,
+            company_name=ls.company_name,
+            job_title=ls.job_title,
             estimated_value=Decimal(ls.value),
         )
         if ls.status != LeadStatus.NEW or index % 2 == 0:  # a few new leads wait for an owner
             lead = lead_assign(lead=lead, assignee=sellers[index % len(sellers)], by=manager)
         if ls.status == "convert":
             lead = lead_set_status(lead=lead, status=LeadStatus.QUALIFIED, by=manager)
-            deal = lead_convert(lead=lead, by=lead.assigned_to or manager, title=f"{ls.company_name} — rollout")
+            deal = lead_convert(
+                lead=lead, by=lead.assigned_to or manager, title=f"{ls.company_name} — rollout"
+            )
             lead.refresh_from_db()
             deal_move(deal=deal, stage=deal.pipeline.stages.get(name="Qualification"), by=manager)
         elif ls.status != LeadStatus.NEW:
@@ -613,23 +713,34 @@ def _seed_leads(spec: TenantSpec, company: Company, users: list[User], sellers: 
     return leads
 
 
-def _seed_deals(spec: TenantSpec, company: Company, users: list[User], sellers: list[User], *, today: date) -> list[Deal]:
+def _seed_deals(
+    spec: TenantSpec, company: Company, users: list[User], sellers: list[User], *, today: date
+) -> list[Deal]:
     pipeline = Pipeline.objects.get(company=company, is_default=True)
     stages: dict[str, DealStage] = {s.name: s for s in pipeline.stages.all()}
     deals = []
     for index, ds in enumerate(spec.deals):
         seller = sellers[index % len(sellers)]
         deal = deal_create(
-            company=company, created_by=seller, title=ds.title, value=Decimal(ds.value),
-            contact_name=ds.contact, contact_email=_contact_email(ds.contact, ds.company_name),
-            contact_phone=ds.phone or None, company_name=ds.company_name, pipeline=pipeline,
-            assigned_to=seller, priority=ds.priority,
+            company=company,
+            created_by=seller,
+            title=ds.title,
+            value=Decimal(ds.value),
+            contact_name=ds.contact,
+            contact_email=_contact_email(ds.contact, ds.company_name),
+            contact_phone=f"+1{spec.deal_area}55501{20 + index:02d}",
+            company_name=ds.company_name,
+            pipeline=pipeline,
+            assigned_to=seller,
+            priority=ds.priority,
             expected_close_date=today + timedelta(days=ds.close_in_days),
             description=f"{ds.company_name}: {ds.title.split(' — ')[-1]}.",
         )
         # Walk the deal through the stages before it, as the team would have.
         target = "Negotiation" if ds.stage in ("won", "lost") else ds.stage
-        for stage in pipeline.stages.filter(order__gt=deal.stage.order, order__lte=stages[target].order):
+        for stage in pipeline.stages.filter(
+            order__gt=deal.stage.order, order__lte=stages[target].order
+        ):
             deal = deal_move(deal=deal, stage=stage, by=seller)
         closed_on = today + timedelta(days=ds.close_in_days)
         if ds.stage == "won":
@@ -646,8 +757,13 @@ def _seed_customers(spec: TenantSpec, company: Company, users: list[User]) -> li
     order_number = 10001
     for cs in spec.customers:
         customer = customer_create(
-            email=cs.email, password=CUSTOMER_PASSWORD, first_name=cs.first, last_name=cs.last,
-            address=cs.address, city=cs.city, country=cs.country,
+            email=cs.email,
+            password=CUSTOMER_PASSWORD,
+            first_name=cs.first,
+            last_name=cs.last,
+            address=cs.address,
+            city=cs.city,
+            country=cs.country,
         )
         link = customer_company_link(customer=customer, company=company, added_by=support)
         if cs.verified:
@@ -655,15 +771,26 @@ def _seed_customers(spec: TenantSpec, company: Company, users: list[User]) -> li
         address = f"{cs.first} {cs.last}\n{cs.address}\n{cs.city}, {cs.country}"
         for os_ in cs.orders:
             order = order_create(
-                company=company, customer=customer, order_number=f"{spec.order_prefix}-{order_number}",
-                title=os_.title, shipping_address=address, billing_address=address, created_by=seller,
-                status=os_.status, payment_status=os_.payment_status, payment_method="invoice",
+                company=company,
+                customer=customer,
+                order_number=f"{spec.order_prefix}-{order_number}",
+                title=os_.title,
+                shipping_address=address,
+                billing_address=address,
+                created_by=seller,
+                status=os_.status,
+                payment_status=os_.payment_status,
+                payment_method="invoice",
             )
             order_number += 1
             for product, sku, quantity, price in os_.items:
                 order_item_add(
-                    order=order, product_name=product, product_sku=sku, quantity=quantity,
-                    unit_price=Decimal(price), tax=(Decimal(price) * quantity * Decimal("0.08")).quantize(Decimal("0.01")),
+                    order=order,
+                    product_name=product,
+                    product_sku=sku,
+                    quantity=quantity,
+                    unit_price=Decimal(price),
+                    tax=(Decimal(price) * quantity * Decimal("0.08")).quantize(Decimal("0.01")),
                 )
         customers.append(customer)
     return customers
@@ -675,7 +802,7 @@ def _counterpart(spec: TenantSpec, about: tuple[str, int], leads, deals, custome
         return {"lead": leads[index], "phone": leads[index].phone}
     if kind == "deal":
         deal = deals[index]
-        return {"deal": deal, "phone": deal.contact_phone or spec.customers[0].phone}
+        return {"deal": deal, "phone": deal.contact_phone}
     return {"customer": customers[index], "phone": spec.customers[index].phone}
 
 
@@ -685,11 +812,16 @@ def _seed_calls(spec, company, users, numbers, leads, deals, customers, *, now: 
         other = _counterpart(spec, scenario.about, leads, deals, customers)
         outbound = scenario.direction == CallDirection.OUTBOUND
         call = call_create(
-            company=company, direction=scenario.direction,
+            company=company,
+            direction=scenario.direction,
             from_number=number.phone_number if outbound else other["phone"],
             to_number=other["phone"] if outbound else number.phone_number,
-            twilio_call_sid=_sid("CA"), user=user, phone_number=number,
-            lead=other.get("lead"), deal=other.get("deal"), customer=other.get("customer"),
+            twilio_call_sid=_sid("CA"),
+            user=user,
+            phone_number=number,
+            lead=other.get("lead"),
+            deal=other.get("deal"),
+            customer=other.get("customer"),
         )
         started = now - timedelta(hours=scenario.hours_ago)
         if scenario.status == CallStatus.FAILED:
@@ -699,18 +831,26 @@ def _seed_calls(spec, company, users, numbers, leads, deals, customers, *, now: 
         if scenario.status == CallStatus.COMPLETED:
             call_update_status(call=call, status=CallStatus.IN_PROGRESS, start_time=started)
             call_update_status(
-                call=call, status=CallStatus.COMPLETED, duration=scenario.duration,
+                call=call,
+                status=CallStatus.COMPLETED,
+                duration=scenario.duration,
                 end_time=started + timedelta(seconds=scenario.duration),
             )
             call_set_disposition(call=call, disposition=Disposition.CONNECTED)
             call_note_add(call=call, user=user, note=scenario.note)
             continue
-        call_update_status(call=call, status=scenario.status, duration=0, end_time=started + timedelta(seconds=25))
+        call_update_status(
+            call=call, status=scenario.status, duration=0, end_time=started + timedelta(seconds=25)
+        )
         if scenario.voicemail:
             call_set_disposition(call=call, disposition=Disposition.VOICEMAIL)
             voicemail_create(
-                company=company, phone_number=number, from_number=other["phone"], duration=14,
-                recording_url=f"https://recordings.example.com/{_sid('RE')}.mp3", transcription=scenario.voicemail,
+                company=company,
+                phone_number=number,
+                from_number=other["phone"],
+                duration=14,
+                recording_url=f"https://recordings.example.com/{_sid('RE')}.mp3",
+                transcription=scenario.voicemail,
             )
         elif scenario.status in (CallStatus.NO_ANSWER, CallStatus.BUSY):
             call_set_disposition(call=call, disposition=scenario.status)
@@ -720,16 +860,32 @@ def _seed_email(spec, company, users, leads, deals, customers, *, now: datetime)
     seller, support = users[2], users[-1]
     accounts = {
         "sales": email_account_create(
-            company=company, user=seller, email=seller.email, provider=Provider.IMAP,
-            username=seller.email, password=MAILBOX_PASSWORD, is_default=True,
-            imap_host=f"imap.{spec.domain}", imap_port=993, smtp_host=f"smtp.{spec.domain}", smtp_port=587,
+            company=company,
+            user=seller,
+            email=seller.email,
+            provider=Provider.IMAP,
+            username=seller.email,
+            password=MAILBOX_PASSWORD,
+            is_default=True,
+            imap_host=f"imap.{spec.domain}",
+            imap_port=993,
+            smtp_host=f"smtp.{spec.domain}",
+            smtp_port=587,
             # The hosts do not exist: keep the workers from trying to sync them.
             sync_enabled=False,
         ),
         "support": email_account_create(
-            company=company, user=support, email=f"support@{spec.domain}", provider=Provider.IMAP,
-            username=f"support@{spec.domain}", password=MAILBOX_PASSWORD, is_default=True,
-            imap_host=f"imap.{spec.domain}", imap_port=993, smtp_host=f"smtp.{spec.domain}", smtp_port=587,
+            company=company,
+            user=support,
+            email=f"support@{spec.domain}",
+            provider=Provider.IMAP,
+            username=f"support@{spec.domain}",
+            password=MAILBOX_PASSWORD,
+            is_default=True,
+            imap_host=f"imap.{spec.domain}",
+            imap_port=993,
+            smtp_host=f"smtp.{spec.domain}",
+            smtp_port=587,
             sync_enabled=False,
         ),
     }
@@ -738,24 +894,46 @@ def _seed_email(spec, company, users, leads, deals, customers, *, now: datetime)
         account = accounts["support" if kind == "customer" else "sales"]
         owner = support if kind == "customer" else seller
         if kind == "lead":
-            lead = leads[index]
-            their_name, their_email = f"{lead.first_name} {lead.last_name}", lead.email
+            about = {"lead": leads[index]}
+            their_name, their_email = (
+                f"{leads[index].first_name} {leads[index].last_name}",
+                leads[index].email,
+            )
         elif kind == "deal":
+            about = {"deal": deals[index]}
             their_name, their_email = deals[index].contact_name, deals[index].contact_email
         else:
-            their_name, their_email = customers[index].user.get_full_name(), customers[index].user.email
-        times = [now - timedelta(hours=6 * (len(ts.messages) - i) + t_index) for i in range(len(ts.messages))]
+            about = {"customer": customers[index]}
+            their_name, their_email = (
+                customers[index].user.get_full_name(),
+                customers[index].user.email,
+            )
+        times = [
+            now - timedelta(hours=6 * (len(ts.messages) - i) + t_index)
+            for i in range(len(ts.messages))
+        ]
+        # The first thread of each tenant waits for an answer: its last (inbound) message is unread.
+        unread_last = t_index == 0 and ts.messages[-1][0] == Direction.INBOUND
         thread = email_thread_create(
-            account=account, subject=ts.subject, participants=[account.email, their_email],
-            last_message_at=times[-1], category=ts.category, is_read=t_index != 0,
-            **{kind: (leads, deals, customers)[("lead", "deal", "customer").index(kind)][index]},
+            account=account,
+            subject=ts.subject,
+            participants=[account.email, their_email],
+            last_message_at=times[-1],
+            category=ts.category,
+            is_read=not unread_last,
+            **about,
         )
         previous = None
-        for m_index, ((direction, body), sent_at) in enumerate(zip(ts.messages, times, strict=True)):
+        for m_index, ((direction, body), sent_at) in enumerate(
+            zip(ts.messages, times, strict=True)
+        ):
             inbound = direction == Direction.INBOUND
+            last = m_index == len(ts.messages) - 1
             message_id = f"<demo.{_slug(ts.subject)[:40]}.{m_index}@{spec.domain if not inbound else their_email.split('@')[1]}>"
             previous = email_store(
-                account=account, thread=thread, message_id=message_id,
+                account=account,
+                thread=thread,
+                message_id=message_id,
                 from_email=their_email if inbound else account.email,
                 from_name=their_name if inbound else owner.get_full_name(),
                 to_emails=[account.email] if inbound else [their_email],
@@ -763,15 +941,21 @@ def _seed_email(spec, company, users, leads, deals, customers, *, now: datetime)
                 body_text=f"{body}\n\n— {their_name if inbound else owner.get_full_name()}",
                 direction=direction,
                 status=EmailStatus.DELIVERED if inbound else EmailStatus.SENT,
-                is_read=not inbound or m_index < len(ts.messages) - 1 or t_index != 0,
-                sent_at=sent_at, delivered_at=sent_at, folder="INBOX" if inbound else "Sent",
+                is_read=not (unread_last and last),
+                sent_at=sent_at,
+                delivered_at=sent_at,
+                folder="INBOX" if inbound else "Sent",
                 created_by=None if inbound else owner,
-                reply_to=previous, in_reply_to=previous.message_id if previous else None,
+                reply_to=previous,
+                in_reply_to=previous.message_id if previous else None,
                 references=previous.message_id if previous else None,
             )
     # No template service exists yet; a template is plain data, validated like a service would.
     template = EmailTemplate(
-        company=company, name="Proposal follow-up", category=TemplateCategory.DEAL, created_by=seller,
+        company=company,
+        name="Proposal follow-up",
+        category=TemplateCategory.DEAL,
+        created_by=seller,
         subject="{{deal_title}}: next steps",
         body_text=(
             "Hi {{customer_name}},\n\nThank you for your time. Attached is the proposal for {{deal_title}}.\n"

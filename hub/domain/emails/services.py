@@ -130,7 +130,7 @@ def email_thread_create(
     customer: Customer | None = None,
     **fields,
 ) -> EmailThread:
-    """Open a conversation of the account; its lead, deal and customer must be of the same company."""
+    """Open a conversation of the account; its lead, deal and customer must be its company's."""
     for name, row in (("lead", lead), ("deal", deal)):
         if row is not None and row.company_id != account.company_id:
             raise ValidationError({name: f"The {name} belongs to another company."})

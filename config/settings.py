@@ -111,7 +111,7 @@ if _db["ENGINE"] not in ("django.db.backends.postgresql", "django.db.backends.sq
     raise EnvError("DATABASE_URL", f"only postgres:// and sqlite:// are supported, got {DATABASE_URL!r}")
 DATABASE_IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 if DATABASE_IS_POSTGRES:
-    _pool_size = env_int("DATABASE_POOL_MAX_SIZE", 0, minimum=0)
+    _pool_size = env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=0)
     if _pool_size:
         # Django's own psycopg 3 pool bounds the connections every thread of a process may hold.
         _db["CONN_MAX_AGE"] = 0
@@ -257,6 +257,7 @@ HUB_INVITATION_DAYS = 7
 HUB_WS_AUTH_TIMEOUT_SECONDS = env_float("HUB_WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 HUB_WS_IDLE_TIMEOUT_SECONDS = env_float("HUB_WS_IDLE_TIMEOUT_SECONDS", 90.0, minimum=1.0)
 HUB_WS_SEND_BUFFER = env_int("HUB_WS_SEND_BUFFER", 1000, minimum=1)
+HUB_WS_SEND_BUFFER_BYTES = env_int("HUB_WS_SEND_BUFFER_BYTES", 4 * 1024 * 1024, minimum=1024)
 HUB_WS_RATE_PER_SECOND = env_float("HUB_WS_RATE_PER_SECOND", 20.0, minimum=0.1)
 HUB_WS_RATE_BURST = env_int("HUB_WS_RATE_BURST", 60, minimum=1)
 HUB_GROUP_REFRESH_SECONDS = env_float("HUB_GROUP_REFRESH_SECONDS", 600.0, minimum=0.05)

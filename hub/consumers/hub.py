@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections import deque
@@ -21,24 +22,23 @@ from hub.domain.events.audience import Viewer
 log = structlog.get_logger("hub.ws")
 
 
-@database_sync_to_async
+def _db(func):
+    # Reads for one connection at a time need no shared thread: run them on any worker thread.
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+@_db
 def _user_by_id(user_id: int):
     from hub.domain.authentication.models import User
 
     return User.objects.filter(pk=user_id).first()
 
 
-@database_sync_to_async
+@_db
 def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
-    from hub.domain.authentication.models import CompanyUser
-    from hub.domain.events.selectors import viewer_for_user
+    from hub.domain.events.selectors import viewer_memberships
 
-    viewer = viewer_for_user(user=user)
-    memberships = (
-        CompanyUser.objects.filter(user=user, company_id__in=list(viewer.companies))
-        .select_related("company")
-        .order_by("company_id")
-    )
+    viewer, memberships = viewer_memberships(user=user)
     companies = [
         {"id": m.company_id, "name": m.company.company_name, "role": m.role, "can_manage_deals": m.can_manage_deals}
         for m in memberships
@@ -56,7 +56,7 @@ def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
     return viewer, hello
 
 
-@database_sync_to_async
+@_db
 def _replay(viewer: Viewer, after: int, upto: int) -> tuple[bool, list[dict[str, Any]]]:
     from hub.domain.events.fanout import event_wire
     from hub.domain.events.selectors import event_list_after, event_replay_incomplete
@@ -88,6 +88,25 @@ def _mark_read(user, notification_id: str | None, everything: bool) -> int | Non
     return None if notification is None else 1
 
 
+def _daphne_protocol(send):
+    """The Autobahn protocol behind an ASGI ``send`` when serving on daphne, else None.
+
+    Channels' session middleware wraps ``send``; daphne's is ``partial(handle_reply, protocol)``.
+    With the protocol, an event framed once (Autobahn's prepareMessage) is written to every
+    connection, and the transport's backlog shows how far behind a client is.
+    """
+    for _ in range(5):
+        owner = getattr(send, "__self__", None)
+        if owner is not None and hasattr(owner, "real_send"):
+            send = owner.real_send
+            continue
+        if isinstance(send, functools.partial) and getattr(send.func, "__name__", "") == "handle_reply" and send.args:
+            protocol_ = send.args[0]
+            return protocol_ if hasattr(protocol_, "sendPreparedMessage") else None
+        return None
+    return None
+
+
 class HubConsumer(AsyncWebsocketConsumer):
     # No per-connection channel-layer channel: events arrive through the process dispatcher.
     channel_layer_alias = "hub.no-per-connection-channel"
@@ -97,6 +116,14 @@ class HubConsumer(AsyncWebsocketConsumer):
     closing = False
     replaying = False
 
+    async def dispatch(self, message: dict) -> None:
+        # Like AsyncConsumer.dispatch, without closing old database connections on every frame:
+        # the database helpers above manage their connections themselves.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.last_seen = time.monotonic()
         self.outbox: deque = deque()
@@ -105,6 +132,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.tokens = float(settings.HUB_WS_RATE_BURST)
         self.tokens_at = self.last_seen
         self._auth_timer: asyncio.TimerHandle | None = None
+        self.raw = _daphne_protocol(self.base_send)
         await self.accept()
         session_user = self.scope.get("user")
         if session_user is not None and session_user.is_authenticated:
@@ -281,6 +309,14 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.close_with(protocol.CLOSE_SLOW_CONSUMER, "too far behind")
             return
         await self._write(message)
+
+    def raw_backlog(self) -> int:
+        """Bytes written to this client that the kernel has not taken yet (daphne only)."""
+        transport = getattr(self.raw, "transport", None)
+        if transport is None:
+            return 0
+        buffered = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
+        return buffered + getattr(transport, "_tempDataLen", 0)
 
     async def _write(self, message: dict) -> None:
         if self.closing:

@@ -15,15 +15,22 @@ from hub.domain.events.models import Event, RelayCursor
 RELAY_CURSOR = "relay"
 
 
-def viewer_for_user(*, user: User) -> Viewer:
+def viewer_memberships(*, user: User) -> tuple[Viewer, list[CompanyUser]]:
+    """The viewer, and the active memberships (with their companies) it was made from."""
     is_customer = user.account_type == AccountType.CUSTOMER
-    companies: dict[int, bool] = {}
+    memberships: list[CompanyUser] = []
     if not is_customer:
-        rows = CompanyUser.objects.filter(user=user, is_active=True, company__is_active=True).values_list(
-            "company_id", "can_manage_deals"
+        memberships = list(
+            CompanyUser.objects.filter(user=user, is_active=True, company__is_active=True)
+            .select_related("company")
+            .order_by("company_id")
         )
-        companies = {company_id: manages for company_id, manages in rows}
-    return Viewer(user_id=user.id, is_customer=is_customer, companies=companies)
+    companies = {m.company_id: m.can_manage_deals for m in memberships}
+    return Viewer(user_id=user.id, is_customer=is_customer, companies=companies), memberships
+
+
+def viewer_for_user(*, user: User) -> Viewer:
+    return viewer_memberships(user=user)[0]
 
 
 def replay_cutoff():

@@ -351,6 +351,37 @@ async def run_baseline(args, n: int) -> dict:
     return result
 
 
+async def run_idle(args, n: int, server: str) -> dict:
+    """Hold ``n`` idle authenticated connections on one web process and weigh them."""
+    env = hub_env(args.database_url, args.redis_url)
+    users = min(n, 1000)
+    _, user_ids = prepare_database(env, users)
+    port = free_port()
+    if server == "daphne":
+        cmd = [str(BIN / "daphne"), "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096", "config.asgi:application"]
+    else:
+        cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning", "--ws-ping-interval", "0", "config.asgi:application"]
+    web = start(cmd, env, lambda: http_ok(port))
+    try:
+        clients = Clients(f"ws://127.0.0.1:{port}/ws/", f"http://127.0.0.1:{port}")
+        # Warm the process (imports, pools, dispatcher) before weighing it.
+        await clients.open([token_for(u, env["SECRET_KEY"]) for u in user_ids[:50]])
+        await asyncio.sleep(1)
+        base_rss = rss_kb(web.pid)
+        tokens = [token_for(user_ids[i % users], env["SECRET_KEY"]) for i in range(n)]
+        connect_s = await clients.open(tokens)
+        await asyncio.sleep(2)
+        held = len(clients.conns) - 50
+        return {"server": server, "idle_connections": held, "connect_s": connect_s,
+                "kb_per_idle_connection": (rss_kb(web.pid) - base_rss) / held}
+    finally:
+        web.terminate()
+        try:
+            web.wait(30)
+        except subprocess.TimeoutExpired:
+            web.kill()
+
+
 def show(rows: list[dict]) -> None:
     cols = [
         ("label", "{}"), ("clients", "{}"), ("deliveries_per_s", "{:,.0f}"), ("fanout_ms_per_event", "{:.1f}"),
@@ -375,11 +406,18 @@ async def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench"))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--idle", type=int, help="only hold this many idle connections and report KB per connection")
     parser.add_argument("--profile", help="record the web process with py-spy during the burst (raw output file)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     servers = ["daphne", "uvicorn"] if args.server == "both" else [args.server]
+    if args.idle:
+        for server in servers:
+            idle = await run_idle(args, args.idle, server)
+            print(f"{server}: {idle['idle_connections']} idle connections held, {idle['kb_per_idle_connection']:.1f} KB each "
+                  f"(connected in {idle['connect_s']:.1f} s)", flush=True)
+        return
     rows = []
     for n in args.clients:
         base = await run_baseline(args, n)

@@ -7,6 +7,8 @@ os.environ.setdefault("LOG_FORMAT", "console")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("HUB_PUBLIC_URL", "https://hub.example.test")
 os.environ.setdefault("HUB_INPROCESS_WORKER", "0")
+# The test process uses plain connections; the servers the live tests start use the pool.
+os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "0")
 # Test runs sharing one Redis must not hear each other's events.
 os.environ.setdefault("HUB_CHANNEL_PREFIX", f"hubtest{os.getpid()}")
 

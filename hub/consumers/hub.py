@@ -107,6 +107,11 @@ def _daphne_protocol(send):
     return None
 
 
+# Shared empty placeholders: an idle connection allocates no queue of its own.
+_NO_OUTBOX: deque = deque(maxlen=0)
+_NO_PENDING: list = []
+
+
 class HubConsumer(AsyncWebsocketConsumer):
     # No per-connection channel-layer channel: events arrive through the process dispatcher.
     channel_layer_alias = "hub.no-per-connection-channel"
@@ -126,8 +131,8 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.last_seen = time.monotonic()
-        self.outbox: deque = deque()
-        self.pending: list[tuple[int, dict]] = []
+        self.outbox: deque = _NO_OUTBOX  # replaced by a real deque when a send must wait
+        self.pending: list[tuple[int, dict]] = _NO_PENDING
         self.sending = False
         self.tokens = float(settings.HUB_WS_RATE_BURST)
         self.tokens_at = self.last_seen
@@ -273,13 +278,13 @@ class HubConsumer(AsyncWebsocketConsumer):
                         "latest_event_id": upto,
                     }
                 )
-            pending, self.pending = self.pending, []
+            pending, self.pending = self.pending, _NO_PENDING
             for event_id, message in pending:
                 if event_id not in sent and (not recovered or event_id > after):
                     await self._write(message)
         finally:
             self.replaying = False
-            self.pending = []
+            self.pending = _NO_PENDING
 
     async def _notification_read(self, frame: dict) -> None:
         everything = frame.get("all") is True
@@ -304,6 +309,8 @@ class HubConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         if self.replaying:
+            if self.pending is _NO_PENDING:
+                self.pending = []
             self.pending.append((event_id, message))
             if len(self.pending) > settings.HUB_WS_SEND_BUFFER:
                 await self.close_with(protocol.CLOSE_SLOW_CONSUMER, "too far behind")
@@ -326,6 +333,8 @@ class HubConsumer(AsyncWebsocketConsumer):
             if len(self.outbox) >= settings.HUB_WS_SEND_BUFFER:
                 await self.close_with(protocol.CLOSE_SLOW_CONSUMER, "too far behind")
                 return
+            if self.outbox is _NO_OUTBOX:
+                self.outbox = deque()
             self.outbox.append(message)
             return
         # Run the send eagerly: on daphne it completes at once; where it must wait for the
@@ -344,7 +353,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             while self.outbox and not self.closing:
                 await self.base_send(self.outbox.popleft())
         except Exception:  # noqa: BLE001 - the client is gone; disconnect() cleans up
-            self.outbox.clear()
+            self.outbox = _NO_OUTBOX
         finally:
             self.sending = False
 
@@ -361,7 +370,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
-        self.outbox.clear()
+        self.outbox = _NO_OUTBOX
         dispatcher.unregister(self)
         log.info("closing websocket", code=code, reason=reason, user_id=getattr(self.user, "id", None))
         await self.base_send({"type": "websocket.close", "code": code, "reason": reason})

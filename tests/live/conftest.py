@@ -95,6 +95,7 @@ def live_hub(django_db_setup, django_db_blocker):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
+        "DATABASE_POOL_MAX_SIZE": "4",
     }
     hub = LiveHub(env=env, ports=[free_port(), free_port()])
     relay = subprocess.Popen(

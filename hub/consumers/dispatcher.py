@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import threading
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -65,6 +68,8 @@ class Dispatcher:
         self._lock: asyncio.Lock | None = None
         self._stop = asyncio.Event()
         self.relay = None
+        self.draining = False
+        self._drain_installed = getattr(self, "_drain_installed", False)
 
     # --- life cycle --------------------------------------------------------------------
     async def ensure_started(self) -> None:
@@ -87,6 +92,7 @@ class Dispatcher:
                 self._tasks.append(loop.create_task(self._layer_loop()))
                 self._tasks.append(loop.create_task(self._refresh_loop()))
             self._tasks.append(loop.create_task(self._sweep_loop()))
+            self._install_drain_on_sigterm()
             log.info("dispatcher started", upto=self.upto, local=layer_is_local())
 
     def _reset_for_loop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -254,6 +260,44 @@ class Dispatcher:
 
         self.relay = Relay(publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS)
         await self.relay.run(self._stop)
+
+    # --- graceful shutdown --------------------------------------------------------------
+    def _install_drain_on_sigterm(self) -> None:
+        """On SIGTERM, close connections in batches (1012) before the server stops.
+
+        Clients then reconnect to the other processes gradually, with their own jittered
+        backoff, instead of all at once.
+        """
+        if self._drain_installed or threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        loop = self.loop
+        assert loop is not None
+
+        def on_sigterm(signum, frame):
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._drain_then_stop(previous, signum, frame)))
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        self._drain_installed = True
+
+    async def _drain_then_stop(self, previous, signum, frame) -> None:
+        if self.draining:
+            return
+        self.draining = True
+        batch, pause = settings.HUB_WS_DRAIN_BATCH, settings.HUB_WS_DRAIN_INTERVAL_SECONDS
+        conns = list(self.connections)
+        log.info("draining websocket connections", connections=len(conns), batch=batch)
+        for start in range(0, len(conns), batch):
+            for conn in conns[start : start + batch]:
+                with contextlib.suppress(Exception):
+                    await conn.close_with(protocol.CLOSE_SERVICE_RESTART, "server restarting")
+            if start + batch < len(conns):
+                await asyncio.sleep(pause)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     # --- heartbeats --------------------------------------------------------------------
     async def _sweep_loop(self) -> None:

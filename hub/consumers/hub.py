@@ -221,6 +221,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self._start_session(user)
 
     async def _start_session(self, user) -> None:
+        if dispatcher.draining:
+            await self.close_with(protocol.CLOSE_SERVICE_RESTART, "server restarting")
+            return
         if not user.is_active:
             await self.send_error(protocol.ERR_INACTIVE_USER, "this account is inactive")
             await self.close_with(protocol.CLOSE_FORBIDDEN, "inactive user")
@@ -373,6 +376,13 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.outbox = _NO_OUTBOX
         dispatcher.unregister(self)
         log.info("closing websocket", code=code, reason=reason, user_id=getattr(self.user, "id", None))
+        raw = self.raw
+        if raw is not None and code != 1000 and not 3000 <= code <= 4999:
+            # Autobahn's sendClose, which daphne calls, refuses the protocol's own codes
+            # (1009 message too big, 1012 service restart) and the client would see 1006.
+            # sendCloseFrame sends any valid code as-is.
+            raw.sendCloseFrame(code=code, reasonUtf8=reason.encode()[:123], isReply=False)
+            return
         await self.base_send({"type": "websocket.close", "code": code, "reason": reason})
 
 

@@ -5,7 +5,7 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from config.env import EnvError  # noqa: E402
+from config.env import EnvError
 
 try:
     from django.core.asgi import get_asgi_application
@@ -15,15 +15,17 @@ except EnvError as exc:
     sys.stderr.write(f"configuration error: {exc}\n")
     sys.exit(2)
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 
-from hub.consumers.routing import websocket_urlpatterns  # noqa: E402
-from hub.consumers.auth import HubAuthMiddlewareStack  # noqa: E402
+from hub.consumers.auth import HubAuthMiddlewareStack
+from hub.consumers.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(HubAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            HubAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

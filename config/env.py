@@ -8,6 +8,7 @@ Every setting is read once, here or in ``config.settings``. A missing or malform
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,11 +98,28 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def masked_url(url: str) -> str:
+    """Return ``url`` with any password in it replaced by ``***``, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    # The last "@" before any query ends the user info, even when the password holds "/" or "@".
+    authority_and_path = re.split(r"[?#]", rest, maxsplit=1)[0]
+    userinfo, at, _ = authority_and_path.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{rest[len(userinfo) + 1 :]}"
+
+
 def env_url(name: str, default: str | None = None, *, schemes: tuple[str, ...]) -> str | None:
     value = env_str(name, default)
     if value is None:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not (parts.netloc or parts.path):
-        raise EnvError(name, f"expected a URL starting with {' or '.join(schemes)}://, got {value!r}")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in schemes or not (parts.netloc or parts.path):
+        expected = ", ".join(f"{scheme}://" for scheme in schemes)
+        raise EnvError(name, f"expected a URL starting with {expected}, got {masked_url(value)!r}")
     return value

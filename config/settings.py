@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from config.env import (
     env_secret,
     env_str,
     env_url,
+    masked_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,7 +28,7 @@ VAR_DIR = Path(env_str("HUB_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var"
 
 DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET_KEY = "dev-only-insecure-secret-key-never-use-in-production-0123456789abcdef"
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 SECRET_KEY = env_secret("SECRET_KEY") or (_DEV_SECRET_KEY if DEBUG else None)
 if SECRET_KEY is None:
     raise EnvError("SECRET_KEY", "is required when DEBUG is off (set DEBUG=1 for a dev default)")
@@ -101,14 +103,22 @@ TEMPLATES = [
 # --- database -----------------------------------------------------------------------------
 _DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'hub.sqlite3'}"
 DATABASE_URL = env_str("DATABASE_URL", _DEFAULT_DATABASE_URL) or _DEFAULT_DATABASE_URL
+_conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 0)
+_shown_url = masked_url(DATABASE_URL)  # error messages never show the password
 try:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0))
-except (ValueError, KeyError) as exc:
-    raise EnvError("DATABASE_URL", f"cannot parse {DATABASE_URL!r} ({exc})") from None
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=_conn_max_age)
+except (ValueError, KeyError):
+    raise EnvError(
+        "DATABASE_URL",
+        f"cannot parse {_shown_url!r} (expected postgres://user:password@host:port/name "
+        "or sqlite:////absolute/path)",
+    ) from None
 if not _db.get("ENGINE") or not _db.get("NAME"):
-    raise EnvError("DATABASE_URL", f"names no database: {DATABASE_URL!r}")
+    raise EnvError("DATABASE_URL", f"names no database: {_shown_url!r}")
 if _db["ENGINE"] not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
-    raise EnvError("DATABASE_URL", f"only postgres:// and sqlite:// are supported, got {DATABASE_URL!r}")
+    raise EnvError(
+        "DATABASE_URL", f"only postgres:// and sqlite:// are supported, got {_shown_url!r}"
+    )
 DATABASE_IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 if DATABASE_IS_POSTGRES:
     _pool_size = env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=0)
@@ -173,6 +183,8 @@ _DRAMATIQ_MIDDLEWARE = [
 if DRAMATIQ_BROKER_URL is None:
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
 elif DRAMATIQ_BROKER_URL.startswith("amqp"):
+    if importlib.util.find_spec("pika") is None:
+        raise EnvError("DRAMATIQ_BROKER_URL", "amqp:// needs the pika package (dramatiq[rabbitmq])")
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
         "OPTIONS": {"url": DRAMATIQ_BROKER_URL},
@@ -186,6 +198,7 @@ DRAMATIQ_BROKER["MIDDLEWARE"] = _DRAMATIQ_MIDDLEWARE
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 # Without a broker URL the web process runs a Dramatiq worker thread on the stub broker.
 HUB_INPROCESS_WORKER = DRAMATIQ_BROKER_URL is None and env_bool("HUB_INPROCESS_WORKER", True)
+
 
 # --- e-mail credentials -------------------------------------------------------------------
 def _dev_fernet_key(secret: str) -> str:
@@ -201,7 +214,8 @@ if EMAIL_ENCRYPTION_KEYS:
             Fernet(_key)
         except (ValueError, TypeError):
             raise EnvError(
-                "EMAIL_ENCRYPTION_KEY", "each comma-separated key must be a 32-byte url-safe base64 Fernet key"
+                "EMAIL_ENCRYPTION_KEY",
+                "each comma-separated key must be a 32-byte url-safe base64 Fernet key",
             ) from None
 elif DEBUG:
     EMAIL_ENCRYPTION_KEYS = [_dev_fernet_key(SECRET_KEY)]
@@ -213,7 +227,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "hub" / "static"]
+# Only when it exists: a missing directory is a warning of `check --deploy` (staticfiles.W004).
+STATICFILES_DIRS = [path for path in [BASE_DIR / "hub" / "static"] if path.is_dir()]
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
@@ -240,7 +255,9 @@ if not DEBUG:
 # --- logging ------------------------------------------------------------------------------
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-    raise EnvError("LOG_LEVEL", f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+    raise EnvError(
+        "LOG_LEVEL", f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
+    )
 LOG_FORMAT = env_str("LOG_FORMAT", "console" if sys.stderr.isatty() else "json")
 if LOG_FORMAT not in ("console", "json"):
     raise EnvError("LOG_FORMAT", f"expected console or json, got {LOG_FORMAT!r}")

@@ -1,8 +1,14 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from hub.console import views
+
 app_name = "console"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("console/", RedirectView.as_view(pattern_name="console:calls"), name="index"),
+    path("console/calls/", views.call_board, name="calls"),
+    path("console/notifications/", views.notifications, name="notifications"),
+    path("console/events/", views.event_log, name="events"),
 ]

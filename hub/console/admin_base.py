@@ -1,0 +1,297 @@
+"""Company scoping for the admin console.
+
+Superusers see everything. Other staff see, pick and save only rows of the companies where
+they hold an active membership: each admin names the path from its model to the company
+(``company``, ``pipeline__company``, ``customer__companies__company``…) or overrides
+:meth:`ScopedAdminMixin.scope_queryset`. Foreign-key choices, autocomplete results and
+related list filters follow the scope of the target model's own admin, so a form can never
+offer another tenant's row. What a staff member may do with the rows (view, change…) comes
+from their company role (``hub.domain.authentication.permissions``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
+from django.contrib.admin.utils import get_fields_from_path
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models.fields import AutoFieldMixin
+from django.http import HttpRequest
+
+from hub.domain.authentication.models import CompanyUser
+
+
+def company_ids(request: HttpRequest) -> tuple[int, ...]:
+    """Return the ids of the companies where the request's user is an active member."""
+    cached = getattr(request, "_hub_company_ids", None)
+    user_id = request.user.pk
+    if user_id is None:
+        return ()
+    if cached is None:
+        cached = tuple(
+            CompanyUser.objects.filter(user_id=user_id, is_active=True, company__is_active=True)
+            .order_by("company_id")
+            .values_list("company_id", flat=True)
+        )
+        request._hub_company_ids = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _crosses_many(model: type[models.Model], path: str) -> bool:
+    return any(f.many_to_many or f.one_to_many for f in get_fields_from_path(model, path))
+
+
+def scope_to_companies(queryset: models.QuerySet, path: str, ids: Iterable[int]) -> models.QuerySet:
+    """Keep the rows whose ``path`` leads to one of the companies ``ids``, each row once."""
+    lookup = {f"{path}__in": list(ids)}
+    if _crosses_many(queryset.model, path):
+        # A multi-valued path would repeat rows; match on the primary key instead.
+        return queryset.filter(pk__in=queryset.model._default_manager.filter(**lookup).values("pk"))
+    return queryset.filter(**lookup)
+
+
+def scoped_choices(
+    admin_site: admin.AdminSite,
+    model: type[models.Model],
+    request: HttpRequest,
+    queryset: models.QuerySet,
+) -> models.QuerySet:
+    """Limit ``queryset`` (rows of ``model``) to what the request's user may pick."""
+    if request.user.is_superuser:
+        return queryset
+    try:
+        model_admin = admin_site.get_model_admin(model)
+    except NotRegistered:
+        return queryset.none()
+    if isinstance(model_admin, ScopedAdminMixin):
+        return model_admin.scope_queryset(request, queryset)
+    return queryset.none()
+
+
+def audit_fields(model: type[models.Model], *, with_pk: bool = True) -> list[str]:
+    """Return the columns the database or Django fills in: generated ids and timestamps."""
+    return [
+        f.name
+        for f in model._meta.concrete_fields
+        if (with_pk and f.primary_key and (isinstance(f, AutoFieldMixin) or not f.editable))
+        or getattr(f, "auto_now", False)
+        or getattr(f, "auto_now_add", False)
+    ]
+
+
+def adopt(obj: models.Model, saved: models.Model) -> models.Model:
+    """Make the admin's instance mirror the row a service created, so the admin can go on."""
+    for field in saved._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+    return obj
+
+
+def save_with_services(
+    obj: models.Model, form: Any, services: dict[str, Callable[[Any], object]]
+) -> None:
+    """Save the form's plain edits, then hand each changed watched field to its service.
+
+    The watched fields are put back to their stored values for the plain save, so the only
+    write that changes them is the service's (which checks the rules and records the event).
+    """
+    changed = {name: getattr(obj, name) for name in services if name in form.changed_data}
+    if changed and obj._state.adding:
+        for name in changed:
+            field = obj._meta.get_field(name)
+            assert isinstance(field, models.Field)
+            setattr(obj, name, field.get_default())
+    elif changed:
+        stored = type(obj)._default_manager.get(pk=obj.pk)
+        for name in changed:
+            setattr(obj, name, getattr(stored, name))
+    obj.save()
+    for name, value in changed.items():
+        services[name](value)
+
+
+class ScopedFormMixin:
+    """Foreign-key choices and autocompletes limited to what the user may pick."""
+
+    admin_site: admin.AdminSite
+    formfield_overrides: ClassVar[Mapping[type[models.Field], Mapping[str, Any]]] = {
+        models.URLField: {"assume_scheme": "https"}
+    }
+
+    def get_field_queryset(self, db, db_field, request):
+        queryset = super().get_field_queryset(db, db_field, request)  # type: ignore[misc]
+        if request is None or request.user.is_superuser:
+            return queryset
+        model = db_field.remote_field.model
+        if queryset is None:
+            queryset = model._default_manager.using(db)
+        return scoped_choices(self.admin_site, model, request, queryset)
+
+    def get_autocomplete_fields(self, request):
+        fields = super().get_autocomplete_fields(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return fields
+        # The autocomplete view answers only those who may view the target; for the others
+        # (staff and users, say) the field falls back to a select of the scoped choices.
+        return [name for name in fields if self._may_view_target(request, name)]
+
+    def _may_view_target(self, request, name: str) -> bool:
+        model = self.model._meta.get_field(name).remote_field.model  # type: ignore[attr-defined]
+        try:
+            return self.admin_site.get_model_admin(model).has_view_permission(request)
+        except NotRegistered:
+            return False
+
+
+class ScopedAdminMixin(ScopedFormMixin):
+    """A ModelAdmin whose rows, choices and saves are limited to the user's companies."""
+
+    company_path: str = "company"
+    # The fields of the add form, when the service of the write fills in the others.
+    add_fields: tuple[str, ...] = ()
+    # Foreign keys to users that default to the person filling in the add form.
+    current_user_fields: tuple[str, ...] = ("created_by",)
+
+    def scope_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        if request.user.is_superuser:
+            return queryset
+        return scope_to_companies(queryset, self.company_path, company_ids(request))
+
+    def row_in_scope(self, request: HttpRequest, obj: models.Model) -> bool:
+        """Whether ``obj``, as the form left it, belongs to one of the user's companies."""
+        ids = company_ids(request)
+        head, _, rest = self.company_path.partition("__")
+        field = obj._meta.get_field(head)
+        if getattr(field, "primary_key", False):
+            return obj.pk in ids
+        if field.concrete and (field.many_to_one or field.one_to_one):
+            value = getattr(obj, field.attname)
+            if value is None:
+                return False
+            if not rest:
+                return value in ids
+            target = field.related_model
+            assert isinstance(target, type)
+            return scope_to_companies(target._default_manager.filter(pk=value), rest, ids).exists()
+        if obj.pk is None:
+            return False
+        return scope_to_companies(
+            type(obj)._default_manager.filter(pk=obj.pk), self.company_path, ids
+        ).exists()
+
+    def get_queryset(self, request):
+        return self.scope_queryset(request, super().get_queryset(request))  # type: ignore[misc]
+
+    def get_list_filter(self, request):
+        # A plain related filter would list every company's rows (names of other tenants);
+        # offer only the values that occur in the rows this user sees.
+        return [self._scoped_filter(item) for item in super().get_list_filter(request)]  # type: ignore[misc]
+
+    def _scoped_filter(self, item):
+        if isinstance(item, str) and get_fields_from_path(self.model, item)[-1].is_relation:  # type: ignore[attr-defined]
+            return (item, admin.RelatedOnlyFieldListFilter)
+        return item
+
+    def get_fields(self, request, obj=None):
+        if obj is None and self.add_fields:
+            return self.add_fields
+        return super().get_fields(request, obj)  # type: ignore[misc]
+
+    def get_ordering(self, request):
+        # Newest first unless told otherwise; never unordered (pagination, autocomplete).
+        ordering = super().get_ordering(request)  # type: ignore[misc]
+        return ordering or self.model._meta.ordering or ("-pk",)  # type: ignore[attr-defined]
+
+    def get_readonly_fields(self, request, obj=None):
+        declared = tuple(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        if obj is None:
+            return declared
+        return tuple(dict.fromkeys([*audit_fields(self.model), *declared]))  # type: ignore[attr-defined]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)  # type: ignore[misc]
+        names = {f.name for f in self.model._meta.get_fields()}  # type: ignore[attr-defined]
+        for name in self.current_user_fields:
+            if name in names:
+                initial.setdefault(name, request.user.pk)
+        if "company" in names and not request.user.is_superuser:
+            ids = company_ids(request)
+            if len(ids) == 1:
+                initial.setdefault("company", ids[0])
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser and not self.row_in_scope(request, obj):
+            raise PermissionDenied
+        self.write(request, obj, form, change)
+
+    def write(self, request, obj, form, change) -> None:
+        """Store the row: a plain save, or the domain service of the write where one exists."""
+        obj.save()
+
+
+class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    pass
+
+
+class ScopedInline(ScopedFormMixin):
+    """An inline whose foreign-key choices follow the user's scope (rows follow the parent)."""
+
+    extra = 0
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        declared = tuple(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        timestamps = audit_fields(self.model, with_pk=False)  # type: ignore[attr-defined]
+        return tuple(dict.fromkeys([*declared, *timestamps]))
+
+
+class ScopedTabularInline(ScopedInline, admin.TabularInline):
+    pass
+
+
+class ReadOnlyInlineMixin:
+    """Shows the children of a row; they are written through their own admin (and service)."""
+
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdminMixin:
+    """Rows written only by the hub itself (workers, services): viewable, never edited here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SuperuserOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The hub's own tables: read-only, and only for superusers."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.none()
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser

@@ -1,0 +1,222 @@
+"""Console pages for phone numbers, calls, recordings, notes and voicemail."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from hub.console.admin_base import (
+    ReadOnlyInlineMixin,
+    ScopedModelAdmin,
+    ScopedTabularInline,
+    adopt,
+    save_with_services,
+)
+from hub.domain.calls.models import Call, CallNote, CallRecording, PhoneNumber, VoicemailMessage
+from hub.domain.calls.services import (
+    call_create,
+    call_note_add,
+    call_set_disposition,
+    call_update_status,
+    phone_normalize,
+    phone_number_add,
+    voicemail_create,
+)
+
+
+class PhoneNumberForm(forms.ModelForm):
+    class Meta:
+        model = PhoneNumber
+        fields = "__all__"  # noqa: DJ007 - the admin decides which fields it shows
+
+    def clean_phone_number(self) -> str:
+        try:
+            return phone_normalize(self.cleaned_data["phone_number"])
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["phone_number"]) from None
+
+
+@admin.register(PhoneNumber)
+class PhoneNumberAdmin(ScopedModelAdmin):
+    form = PhoneNumberForm
+    list_display = (
+        "phone_number",
+        "company",
+        "user",
+        "number_type",
+        "provider",
+        "is_active",
+        "is_default",
+        "monthly_cost",
+        "purchased_at",
+    )
+    list_filter = ("number_type", "is_active", "is_default", "provider", "company")
+    ordering = ("phone_number",)
+    search_fields = ("phone_number", "twilio_phone_sid", "user__email")
+    list_select_related = ("company", "user")
+    autocomplete_fields = ("user",)
+    date_hierarchy = "purchased_at"
+    current_user_fields = ("user",)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        # A new number's country comes from the number itself.
+        return readonly if obj is not None else (*readonly, "country_code")
+
+    def write(self, request, obj, form, change) -> None:
+        if change:
+            obj.save()
+            return
+        fields = {
+            name: getattr(obj, name)
+            for name in form.cleaned_data
+            if name
+            not in (
+                "company",
+                "user",
+                "phone_number",
+                "twilio_phone_sid",
+                "number_type",
+                "is_default",
+            )
+        }
+        number = phone_number_add(
+            company=obj.company,
+            user=obj.user,
+            phone_number=obj.phone_number,
+            twilio_phone_sid=obj.twilio_phone_sid,
+            number_type=obj.number_type,
+            is_default=obj.is_default,
+            **fields,
+        )
+        adopt(obj, number)
+
+
+class CallNoteInline(ReadOnlyInlineMixin, ScopedTabularInline):
+    model = CallNote
+    fields = ("note", "user", "created_at")
+
+
+class CallRecordingInline(ReadOnlyInlineMixin, ScopedTabularInline):
+    model = CallRecording
+    fields = ("recording_sid", "recording_url", "duration", "file_size", "created_at")
+
+
+@admin.register(Call)
+class CallAdmin(ScopedModelAdmin):
+    list_display = (
+        "twilio_call_sid",
+        "direction",
+        "from_number",
+        "to_number",
+        "status",
+        "company",
+        "user",
+        "duration",
+        "start_time",
+        "disposition",
+        "created_at",
+    )
+    list_filter = ("status", "direction", "disposition", "company", "user")
+    search_fields = ("from_number", "to_number", "twilio_call_sid", "notes")
+    list_select_related = ("company", "user")
+    autocomplete_fields = ("phone_number", "user", "lead", "deal", "customer")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = (CallNoteInline, CallRecordingInline)
+
+    def write(self, request, obj, form, change) -> None:
+        if not change:
+            required = (
+                "company",
+                "direction",
+                "from_number",
+                "to_number",
+                "twilio_call_sid",
+                "status",
+            )
+            fields = {
+                name: getattr(obj, name) for name in form.cleaned_data if name not in required
+            }
+            adopt(obj, call_create(**{name: getattr(obj, name) for name in required}, **fields))
+            return
+        save_with_services(
+            obj,
+            form,
+            {
+                "status": lambda status: call_update_status(call=obj, status=status),
+                "disposition": lambda disposition: call_set_disposition(
+                    call=obj, disposition=disposition
+                ),
+            },
+        )
+
+
+@admin.register(CallRecording)
+class CallRecordingAdmin(ScopedModelAdmin):
+    company_path = "call__company"
+    list_display = ("recording_sid", "call", "duration", "file_size", "created_at")
+    list_filter = ("call__company",)
+    search_fields = ("recording_sid", "transcription", "call__twilio_call_sid")
+    list_select_related = ("call",)
+    autocomplete_fields = ("call",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(CallNote)
+class CallNoteAdmin(ScopedModelAdmin):
+    company_path = "call__company"
+    list_display = ("__str__", "call", "user", "created_at")
+    list_filter = ("call__company",)
+    search_fields = ("note", "call__twilio_call_sid", "user__email")
+    list_select_related = ("call", "user")
+    autocomplete_fields = ("call", "user")
+    date_hierarchy = "created_at"
+    current_user_fields = ("user",)
+
+    def write(self, request, obj, form, change) -> None:
+        if change:
+            obj.save()
+            return
+        adopt(obj, call_note_add(call=obj.call, user=obj.user, note=obj.note))
+
+
+@admin.register(VoicemailMessage)
+class VoicemailMessageAdmin(ScopedModelAdmin):
+    list_display = (
+        "from_number",
+        "company",
+        "phone_number",
+        "duration",
+        "is_listened",
+        "listened_by",
+        "listened_at",
+        "created_at",
+    )
+    list_filter = ("is_listened", "company")
+    search_fields = ("from_number", "transcription")
+    list_select_related = ("company", "phone_number", "listened_by")
+    autocomplete_fields = ("phone_number", "listened_by")
+    date_hierarchy = "created_at"
+
+    def write(self, request, obj, form, change) -> None:
+        if change:
+            obj.save()
+            return
+        voicemail = voicemail_create(
+            company=obj.company,
+            phone_number=obj.phone_number,
+            from_number=obj.from_number,
+            duration=obj.duration,
+            recording_url=obj.recording_url,
+            transcription=obj.transcription,
+        )
+        listened = {
+            name: getattr(obj, name) for name in ("is_listened", "listened_at", "listened_by")
+        }
+        adopt(obj, voicemail)
+        if listened["is_listened"] or listened["listened_by"] is not None:
+            for name, value in listened.items():
+                setattr(obj, name, value)
+            obj.save(update_fields=list(listened))

@@ -1,0 +1,62 @@
+"""Console page for notifications: staff see only their own; superusers see everyone's."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from hub.console.admin_base import ScopedModelAdmin, adopt, scoped_choices
+from hub.domain.authentication.models import User
+from hub.domain.notifications.models import Notification
+from hub.domain.notifications.services import notification_create, notification_mark_read
+
+
+@admin.register(Notification)
+class NotificationAdmin(ScopedModelAdmin):
+    list_display = ("title", "user", "type", "is_read", "related_object_type", "created_at")
+    list_filter = ("type", "is_read", "related_object_type")
+    search_fields = ("title", "message", "user__email")
+    list_select_related = ("user",)
+    autocomplete_fields = ("user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    current_user_fields = ("user",)
+    actions = ("mark_read",)
+
+    def scope_queryset(self, request, queryset):
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(user_id=request.user.pk)
+
+    def row_in_scope(self, request, obj) -> bool:
+        # Addressed to someone the user may pick: a member or customer of their companies.
+        users = scoped_choices(self.admin_site, User, request, User.objects.all())
+        return users.filter(pk=obj.user_id).exists()
+
+    def write(self, request, obj, form, change) -> None:
+        if not change:
+            notification = notification_create(
+                user=obj.user,
+                title=obj.title,
+                message=obj.message,
+                type=obj.type,
+                related_object_type=obj.related_object_type,
+                related_object_id=obj.related_object_id,
+            )
+            is_read = obj.is_read
+            adopt(obj, notification)
+            if is_read:
+                notification_mark_read(user=obj.user, notification_id=obj.pk)
+                obj.is_read = True
+            return
+        if form.changed_data == ["is_read"] and obj.is_read:
+            notification_mark_read(user=obj.user, notification_id=obj.pk)
+            return
+        obj.save()
+
+    @admin.action(description="Mark selected notifications read", permissions=("change",))
+    def mark_read(self, request, queryset):
+        marked = 0
+        for notification in queryset.filter(is_read=False).select_related("user"):
+            notification_mark_read(user=notification.user, notification_id=notification.pk)
+            marked += 1
+        self.message_user(request, f"{marked} notification(s) marked read.", messages.SUCCESS)

@@ -1,0 +1,60 @@
+"""Admin fixtures: one row of every table for Acme (alice, bob) and for Globex (charlie)."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from hub.domain.events.models import Event, RelayCursor
+from tests import factories
+from tests.admin.helpers import tenant_rows
+
+
+@pytest.fixture(autouse=True)
+def encryption_key(settings):
+    settings.EMAIL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+
+@pytest.fixture
+def acme_rows(acme, alice, bob):
+    return tenant_rows(acme, alice, "Acme")
+
+
+@pytest.fixture
+def globex_rows(globex, charlie):
+    return tenant_rows(globex, charlie, "Globex")
+
+
+@pytest.fixture
+def hub_rows(db):
+    event = Event.objects.create(
+        company_id=None, audience="user", user_id=None, topic="notifications", type="test.event"
+    )
+    return {
+        "event": event,
+        "cursor": RelayCursor.objects.create(name="admin-test", last_event_id=event.id),
+    }
+
+
+@pytest.fixture
+def superuser(db):
+    return factories.UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def staff_bob(bob):
+    bob.is_staff = True
+    bob.save(update_fields=["is_staff"])
+    return bob
+
+
+@pytest.fixture
+def bob_client(client, staff_bob):
+    client.force_login(staff_bob)
+    return client

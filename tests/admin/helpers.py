@@ -1,0 +1,223 @@
+"""Helpers of the admin tests: rows of every table for a tenant, URLs, form data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib import admin
+from django.forms import MultiWidget
+from django.urls import reverse
+from django.utils import timezone
+
+from hub.domain.authentication.models import CompanyUser, CustomerCompany, UserInvitation
+from hub.domain.calls.models import CallNote, CallRecording, VoicemailMessage
+from hub.domain.crm.models import Activity
+from hub.domain.customers.models import (
+    CustomerInteraction,
+    CustomerProfile,
+    CustomerSegment,
+    CustomerTag,
+    Order,
+    OrderItem,
+)
+from hub.domain.emails.crypto import credential_encrypt
+from hub.domain.emails.models import (
+    EmailAttachment,
+    EmailRule,
+    EmailSyncLog,
+    EmailTemplate,
+    EmailThread,
+    EmailTracking,
+)
+from hub.domain.issues.models import Issue
+from tests import factories
+
+
+def mailbox_password(label: str) -> str:
+    return f"{label}-mailbox-secret-9f3a"
+
+
+def tenant_rows(company, owner, label: str) -> dict[str, object]:
+    """Create one row of every shared table for ``company``, each naming ``label``."""
+    now = timezone.now()
+    customer = factories.CustomerFactory(user__first_name=label, user__last_name="Customer")
+    CustomerCompany.objects.create(customer=customer, company=company, verified=True)
+    lead = factories.LeadFactory(
+        company=company, first_name=label, last_name="Lead", company_name=f"{label} prospect"
+    )
+    deal = factories.DealFactory(company=company, title=f"{label} deal", lead=lead)
+    tag = CustomerTag.objects.create(company=company, name=f"{label} tag")
+    profile = CustomerProfile.objects.create(customer=customer, industry=f"{label} industry")
+    profile.tags.add(tag)
+    order = Order.objects.create(
+        company=company,
+        customer=customer,
+        order_number=f"{label}-0001",
+        title=f"{label} order",
+        total_amount=Decimal("20.00"),
+        shipping_address="1 Main Street",
+        billing_address="1 Main Street",
+    )
+    account = factories.EmailAccountFactory(
+        company=company,
+        user=owner,
+        email=f"inbox@{label.lower()}.test",
+        password=credential_encrypt(mailbox_password(label)),
+        oauth_token=credential_encrypt(f"{label}-oauth-token-7c1e"),
+    )
+    thread = EmailThread.objects.create(
+        company=company,
+        email_account=account,
+        subject=f"{label} thread",
+        last_message_at=now,
+        lead=lead,
+        deal=deal,
+        customer=customer,
+    )
+    email = factories.EmailFactory(email_account=account, thread=thread, subject=f"{label} email")
+    template = EmailTemplate.objects.create(
+        company=company,
+        name=f"{label} template",
+        subject="Hello",
+        body_html="<p>Hello</p>",
+        category="general",
+        created_by=owner,
+    )
+    number = factories.PhoneNumberFactory(company=company, user=owner)
+    call = factories.CallFactory(
+        company=company,
+        phone_number=number,
+        user=owner,
+        lead=lead,
+        deal=deal,
+        customer=customer,
+        notes=f"{label} call",
+    )
+    return {
+        "customer": customer,
+        "membership": CompanyUser.objects.get(company=company, user=owner),
+        "invitation": UserInvitation.objects.create(
+            company=company,
+            email=f"invitee@{label.lower()}.test",
+            role="manager",
+            invited_by=owner,
+            expires_at=now + timedelta(days=7),
+        ),
+        "lead": lead,
+        "deal": deal,
+        "activity": Activity.objects.create(
+            company=company,
+            user=owner,
+            lead=lead,
+            deal=deal,
+            activity_type="note",
+            subject=f"{label} activity",
+            description="Talked",
+        ),
+        "segment": CustomerSegment.objects.create(company=company, name=f"{label} segment"),
+        "order": order,
+        "item": OrderItem.objects.create(
+            order=order,
+            product_name=f"{label} widget",
+            unit_price=Decimal("10.00"),
+            quantity=2,
+            total_price=Decimal("20.00"),
+        ),
+        "interaction": CustomerInteraction.objects.create(
+            company=company,
+            customer=customer,
+            user=owner,
+            interaction_type="call",
+            subject=f"{label} interaction",
+            description="Called",
+        ),
+        "account": account,
+        "thread": thread,
+        "email": email,
+        "attachment": EmailAttachment.objects.create(
+            email=email,
+            file_name=f"{label}.pdf",
+            file_size=10,
+            file_type="application/pdf",
+            file_path="email_attachments/quote.pdf",
+        ),
+        "template": template,
+        "rule": EmailRule.objects.create(
+            company=company,
+            name=f"{label} rule",
+            trigger="email_received",
+            template=template,
+            created_by=owner,
+        ),
+        "sync_log": EmailSyncLog.objects.create(
+            email_account=account,
+            sync_started_at=now,
+            status="failed",
+            error_message=f"{label} sync",
+        ),
+        "tracking": EmailTracking.objects.create(
+            email=email, event_type="click", link_url=f"https://{label.lower()}.test/offer"
+        ),
+        "number": number,
+        "call": call,
+        "recording": CallRecording.objects.create(
+            call=call,
+            recording_url="https://recordings.test/1",
+            recording_sid=f"RE{label}",
+            duration=5,
+        ),
+        "note": CallNote.objects.create(call=call, user=owner, note=f"{label} note"),
+        "voicemail": VoicemailMessage.objects.create(
+            company=company,
+            phone_number=number,
+            from_number="+14155550123",
+            duration=7,
+            recording_url="https://recordings.test/vm",
+            transcription=f"{label} voicemail",
+        ),
+        "notification": factories.NotificationFactory(user=owner, title=f"{label} notification"),
+        "issue": Issue.objects.create(
+            company=company,
+            title=f"{label} issue",
+            issue_type="bug",
+            created_by=owner,
+            deal=deal,
+            contact=customer,
+        ),
+    }
+
+
+def registered_models() -> list[type]:
+    return sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def changeform_data(response) -> dict[str, object]:
+    """The POST data that submits an admin add/change form as the page shows it."""
+    data: dict[str, object] = {}
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        forms.append(formset.management_form)
+        forms.extend(formset.forms)
+    for form in forms:
+        for name, field in form.fields.items():
+            if field.disabled:
+                continue
+            key, value = form.add_prefix(name), form[name].value()
+            widget = field.widget
+            if isinstance(widget, MultiWidget):
+                for index, part in enumerate(widget.decompress(value)):
+                    data[f"{key}_{index}"] = "" if part is None else str(part)
+            elif isinstance(value, bool):
+                if value:
+                    data[key] = "on"
+            elif isinstance(value, list | tuple):
+                data[key] = [str(item) for item in value]
+            elif value is not None:
+                data[key] = str(value)
+    return data

@@ -145,6 +145,24 @@ def company_user_add(
     return membership
 
 
+def company_member_check(*, company: Company, user: User | None, field: str) -> None:
+    """Refuse a user who is not a member of the company: no tenant's rows point at outsiders."""
+    if user is not None and not CompanyUser.objects.filter(company=company, user=user).exists():
+        raise ValidationError({field: f"{user.email} is not a member of {company}."})
+
+
+def company_rows_check(*, company: Company, **rows) -> None:
+    """Refuse rows (``lead=...``, ``deal=...``) that belong to another company."""
+    for field, row in rows.items():
+        if row is not None and row.company_id != company.id:
+            raise ValidationError({field: f"The {field} belongs to another company."})
+
+
+def company_customer_check(*, company: Company, customer: Customer | None) -> None:
+    if customer is not None and not CustomerCompany.objects.filter(customer=customer, company=company).exists():
+        raise ValidationError({"customer": "The customer is not a customer of this company."})
+
+
 def company_user_set_role(*, membership: CompanyUser, role: str) -> CompanyUser:
     if role not in ROLE_DEFAULT_PERMISSIONS:
         raise ValidationError({"role": f"Unknown role {role!r}."})
@@ -206,16 +224,23 @@ class InvitationError(Exception):
     pass
 
 
-@transaction.atomic
 def invitation_accept(*, token: str, user: User) -> CompanyUser:
+    """Join the invitation's company with its role; an overdue invitation becomes expired."""
+    # Marked before the acceptance's transaction: the refusal that follows must not undo it.
+    UserInvitation.objects.filter(
+        invitation_token=token, status=InvitationStatus.PENDING, expires_at__lte=timezone.now()
+    ).update(status=InvitationStatus.EXPIRED)
+    return _invitation_accept(token=token, user=user)
+
+
+@transaction.atomic
+def _invitation_accept(*, token: str, user: User) -> CompanyUser:
     invitation = UserInvitation.objects.select_for_update().filter(invitation_token=token).first()
     if invitation is None:
         raise InvitationError("This invitation does not exist.")
     if invitation.status != InvitationStatus.PENDING:
         raise InvitationError(f"This invitation is {invitation.status}.")
     if invitation.expires_at <= timezone.now():
-        invitation.status = InvitationStatus.EXPIRED
-        invitation.save(update_fields=["status"])
         raise InvitationError("This invitation has expired.")
     if user.email.lower() != invitation.email.lower():
         raise InvitationError("This invitation was sent to another e-mail address.")

@@ -9,6 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from hub.domain.authentication.models import Company, User
+from hub.domain.authentication.services import (
+    company_customer_check,
+    company_member_check,
+    company_rows_check,
+)
 from hub.domain.calls.models import (
     Call,
     CallNote,
@@ -57,6 +62,7 @@ def phone_number_add(
     is_default: bool = False,
     **fields,
 ) -> PhoneNumber:
+    company_member_check(company=company, user=user, field="user")
     e164 = phone_normalize(phone_number)
     parsed = phonenumbers.parse(e164)
     if is_default:
@@ -87,6 +93,11 @@ def call_create(
     status: str = CallStatus.INITIATED,
     **fields,
 ) -> Call:
+    company_rows_check(
+        company=company, phone_number=fields.get("phone_number"), lead=fields.get("lead"), deal=fields.get("deal")
+    )
+    company_customer_check(company=company, customer=fields.get("customer"))
+    company_member_check(company=company, user=fields.get("user"), field="user")
     call = Call(
         company=company,
         direction=direction,
@@ -139,6 +150,7 @@ def call_set_disposition(*, call: Call, disposition: str) -> Call:
 
 
 def voicemail_create(*, company: Company, phone_number: PhoneNumber | None, from_number: str, duration: int, recording_url: str, transcription: str | None = None) -> VoicemailMessage:
+    company_rows_check(company=company, phone_number=phone_number)
     voicemail = VoicemailMessage(
         company=company,
         phone_number=phone_number,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hub.domain.authentication.models import Company, User
+from hub.domain.authentication.services import company_member_check, company_rows_check
 from hub.domain.crm.models import Deal, DealStage, DealStatus, Lead, LeadStatus, Pipeline
 from hub.domain.events.models import Audience
 from hub.domain.events.payloads import deal_payload, lead_payload
@@ -112,6 +113,8 @@ def deal_create(
     if stage is None:
         raise ValidationError({"stage": f"The pipeline {pipeline} has no stages."})
     _check_stage(company=company, pipeline=pipeline, stage=stage)
+    company_rows_check(company=company, lead=fields.get("lead"))
+    company_member_check(company=company, user=fields.get("assigned_to"), field="assigned_to")
     deal = Deal(
         company=company,
         created_by=created_by,
@@ -181,6 +184,7 @@ def deal_mark_lost(*, deal: Deal, reason: str = "", by: User | None = None, clos
 
 @transaction.atomic
 def deal_assign(*, deal: Deal, assignee: User | None, by: User | None = None) -> Deal:
+    company_member_check(company=deal.company, user=assignee, field="assigned_to")
     before = _snapshot(deal, DEAL_WATCHED)
     deal.assigned_to = assignee
     deal.save(update_fields=["assigned_to", "updated_at"])
@@ -190,6 +194,7 @@ def deal_assign(*, deal: Deal, assignee: User | None, by: User | None = None) ->
 
 @transaction.atomic
 def lead_create(*, company: Company, created_by: User, first_name: str, last_name: str, email: str, lead_source: str, **fields) -> Lead:
+    company_member_check(company=company, user=fields.get("assigned_to"), field="assigned_to")
     lead = Lead(
         company=company,
         created_by=created_by,
@@ -219,6 +224,7 @@ def lead_set_status(*, lead: Lead, status: str, by: User | None = None) -> Lead:
 
 @transaction.atomic
 def lead_assign(*, lead: Lead, assignee: User | None, by: User | None = None) -> Lead:
+    company_member_check(company=lead.company, user=assignee, field="assigned_to")
     before = _snapshot(lead, LEAD_WATCHED)
     lead.assigned_to = assignee
     lead.save(update_fields=["assigned_to", "updated_at"])

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
+from hub.domain.authentication.services import company_customer_check
 from hub.domain.customers.models import Order, OrderItem
 
 
@@ -51,6 +52,7 @@ def order_recalculate(*, order: Order) -> Order:
 
 @transaction.atomic
 def order_create(*, company, customer, order_number: str, title: str, shipping_address: str, billing_address: str, created_by=None, **fields) -> Order:
+    company_customer_check(company=company, customer=customer)
     order = Order(
         company=company,
         customer=customer,

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from hub.domain.authentication.models import Company, Customer, CustomerCompany, User
+from hub.domain.authentication.services import company_member_check
 from hub.domain.emails.crypto import credential_encrypt
 from hub.domain.emails.models import Email, EmailAccount, EmailTemplate, EmailThread
 from hub.domain.events.models import Audience
@@ -35,6 +36,7 @@ def email_account_create(
     """Connect a mailbox; the password is stored only as a Fernet token."""
     if not password:
         raise ValidationError({"password": "A password is required."})
+    company_member_check(company=company, user=user, field="user")
     if fields.get("is_default"):
         EmailAccount.objects.filter(user=user, is_default=True).update(is_default=False)
     oauth_token = fields.pop("oauth_token", None)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from hub.domain.calls.models import Call, CallStatus, VoicemailMessage
+from hub.domain.calls.services import call_create, call_note_add, call_update_status, voicemail_create
+from hub.domain.events import payloads
+from tests import factories
+
+_sids = iter(range(1, 10_000))
+
+
+def _create(company, **fields) -> Call:
+    defaults = {
+        "direction": "Inbound",
+        "from_number": "+14155550100",
+        "to_number": "+14155550199",
+        "twilio_call_sid": f"CA{next(_sids):032d}",
+    }
+    return call_create(company=company, **(defaults | fields))
+
+
+def test_call_create(acme, alice):
+    call = _create(acme, user=alice)
+
+    call.refresh_from_db()
+    assert (call.company, call.user, call.status) == (acme, alice, CallStatus.INITIATED)
+
+
+def test_call_update_status_records_timing(acme):
+    call = _create(acme)
+
+    call_update_status(call=call, status=CallStatus.COMPLETED, duration=42)
+
+    call.refresh_from_db()
+    assert (call.status, call.duration) == (CallStatus.COMPLETED, 42)
+
+
+def test_an_unknown_status_is_refused(acme):
+    call = _create(acme)
+
+    with pytest.raises(ValidationError):
+        call_update_status(call=call, status="Exploded")
+
+    call.refresh_from_db()
+    assert call.status == CallStatus.INITIATED
+
+
+def test_an_empty_note_is_refused(acme, alice):
+    call = _create(acme)
+
+    with pytest.raises(ValidationError):
+        call_note_add(call=call, user=alice, note="   ")
+    assert call_note_add(call=call, user=alice, note=" Called back ").note == "Called back"
+
+
+@pytest.mark.parametrize("field", ["phone_number", "lead", "deal", "customer", "user"])
+def test_call_create_refuses_another_companys_rows(acme, globex, charlie, field):
+    foreign = {
+        "phone_number": lambda: factories.PhoneNumberFactory(company=globex),
+        "lead": lambda: factories.LeadFactory(company=globex),
+        "deal": lambda: factories.DealFactory(company=globex),
+        "customer": lambda: factories.CustomerCompanyFactory(company=globex).customer,
+        "user": lambda: charlie,
+    }[field]()
+
+    with pytest.raises(ValidationError) as excinfo:
+        _create(acme, **{field: foreign})
+
+    assert field in excinfo.value.message_dict
+    assert not Call.objects.filter(company=acme).exists()
+
+
+def test_call_create_accepts_the_companys_own_rows(acme, alice):
+    call = _create(
+        acme,
+        user=alice,
+        phone_number=factories.PhoneNumberFactory(company=acme),
+        lead=factories.LeadFactory(company=acme),
+        deal=factories.DealFactory(company=acme),
+        customer=factories.CustomerCompanyFactory(company=acme).customer,
+    )
+
+    assert call.pk is not None
+
+
+def test_voicemail_refuses_another_companys_number(acme, globex):
+    with pytest.raises(ValidationError):
+        voicemail_create(
+            company=acme,
+            phone_number=factories.PhoneNumberFactory(company=globex),
+            from_number="+14155550100",
+            duration=12,
+            recording_url="https://api.twilio.com/rec/RE1",
+        )
+
+    assert not VoicemailMessage.objects.exists()
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def test_call_create_appends_call_created_for_the_company(acme, alice, events):
+    call = _create(acme, user=alice)
+
+    event = events.one()
+    assert (event.type, event.topic, event.audience) == ("call.created", "calls", "company")
+    assert (event.company_id, event.user_id) == (acme.id, alice.id)
+    call.refresh_from_db()
+    assert event.payload == payloads.call_payload(call)
+
+
+def test_call_updated_only_when_the_status_changes(acme, events):
+    call = _create(acme)
+    events.mark()
+
+    call_update_status(call=call, status=CallStatus.RINGING)
+    call_update_status(call=call, status=CallStatus.RINGING, duration=3)  # same status: no event
+    call_update_status(call=call, status=CallStatus.COMPLETED, duration=60)
+
+    ringing, completed = events.new()
+    assert (ringing.type, ringing.payload["status"]) == ("call.updated", "Ringing")
+    assert (completed.type, completed.payload["status"], completed.payload["duration"]) == ("call.updated", "Completed", 60)
+    assert {ringing.company_id, completed.company_id} == {acme.id}
+
+
+def test_a_refused_call_appends_nothing(acme, charlie, events):
+    with pytest.raises(ValidationError):
+        _create(acme, user=charlie)
+
+    assert events.new() == []

@@ -18,6 +18,7 @@ CHECKED = f"schema matches: {len(SHARED_TABLES | JOIN_TABLES)} tables checked"
 def listed(output: str) -> dict[str, list[str]]:
     """Return the command's difference lines by table."""
     found: dict[str, list[str]] = {}
+    table = ""
     for line in output.splitlines():
         if line.startswith("  "):
             found[table].append(line.strip())

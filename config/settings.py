@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "hub.ops",
     "hub.consumers",
     "hub.console",
+    "hub.integrations.twilio",
 ]
 
 MIDDLEWARE = [
@@ -283,3 +284,16 @@ HUB_GROUP_REFRESH_SECONDS = env_float("HUB_GROUP_REFRESH_SECONDS", 600.0, minimu
 HUB_RELAY_GAP_TIMEOUT_SECONDS = env_float("HUB_RELAY_GAP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 # With PostgreSQL but no shared channel layer, the web process runs the relay itself.
 HUB_INPROCESS_RELAY = env_bool("HUB_INPROCESS_RELAY", True)
+
+# --- Twilio webhooks ----------------------------------------------------------------------
+# Webhooks answer 503 until both are set; the rest of the hub starts without them.
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+if TWILIO_ACCOUNT_SID and not (
+    len(TWILIO_ACCOUNT_SID) == 34
+    and TWILIO_ACCOUNT_SID.startswith("AC")
+    and all(c in "0123456789abcdefABCDEF" for c in TWILIO_ACCOUNT_SID[2:])
+):
+    raise EnvError("TWILIO_ACCOUNT_SID", "expected AC followed by 32 hex digits")
+TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN")
+# Unprocessed webhook callbacks are re-enqueued this often (by the scheduler process).
+HUB_TWILIO_SWEEP_SECONDS = env_int("HUB_TWILIO_SWEEP_SECONDS", 30, minimum=1)

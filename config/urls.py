@@ -11,5 +11,6 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("metrics", ops_views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("twilio/", include("hub.integrations.twilio.urls")),
     path("", include("hub.console.urls")),
 ]

@@ -1,0 +1,221 @@
+"""What Twilio tells the hub about calls: matching numbers, creating calls, recordings, voicemail.
+
+Every function here is called by the Twilio inbox processor (``hub.integrations.twilio.inbox``)
+inside its transaction; each is idempotent, so a callback applied twice changes nothing more.
+
+Who rings for an inbound call: the owner of the dialled ``calls_phonenumber`` (its ``user``), at
+that user's ``authentication_user.phone``. The shared schema has no forwarding column, and the
+hub may not add one to a shared table; an owner without a phone goes straight to voicemail.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from hub.domain.authentication.models import Customer, User
+from hub.domain.calls.models import (
+    Call,
+    CallDirection,
+    CallRecording,
+    CallStatus,
+    Disposition,
+    PhoneNumber,
+    VoicemailMessage,
+)
+from hub.domain.calls.services import call_create, phone_normalize, voicemail_create
+from hub.domain.crm.models import Deal, Lead
+from hub.domain.notifications.models import Notification, NotificationType
+from hub.domain.notifications.services import notification_create
+
+logger = logging.getLogger(__name__)
+
+MISSED = frozenset({CallStatus.NO_ANSWER, CallStatus.BUSY})
+# Notifications about a call carry a UUID derived from its CallSid (the column is a UUID).
+_CALL_NAMESPACE = uuid.UUID("6f1d0c7e-3b0a-4a53-9a59-6b7f2f1d9c11")
+
+
+@dataclass(frozen=True)
+class Contact:
+    lead: Lead | None = None
+    customer: Customer | None = None
+    deal: Deal | None = None
+
+
+def e164_or_none(number: str | None) -> str | None:
+    """Return the number in E.164, or None for a withheld or malformed number."""
+    if not number:
+        return None
+    try:
+        return phone_normalize(number)
+    except ValidationError:
+        return None
+
+
+def company_number_find(number: str | None) -> PhoneNumber | None:
+    """Return the active company number Twilio called or called from, with company and owner."""
+    e164 = e164_or_none(number)
+    if e164 is None:
+        return None
+    return (
+        PhoneNumber.objects.select_related("company", "user")
+        .filter(phone_number=e164, is_active=True)
+        .first()
+    )
+
+
+def _same_number(stored: str | None, e164: str) -> bool:
+    return bool(stored) and e164_or_none(stored) == e164
+
+
+def contact_find(*, company_id: int, number: str | None) -> Contact:
+    """Find the company's lead, customer and deal whose phone is ``number`` (any stored format)."""
+    e164 = e164_or_none(number)
+    if e164 is None:
+        return Contact()
+    # Phones are free text in the shared tables; narrow by the last digits, then compare E.164.
+    tail = e164[-4:]
+    leads = Lead.objects.filter(company_id=company_id, phone__contains=tail).order_by("-created_at")
+    lead = next((x for x in leads[:50] if _same_number(x.phone, e164)), None)
+    deals = Deal.objects.filter(company_id=company_id, contact_phone__contains=tail).order_by(
+        "-created_at"
+    )
+    deal = next((x for x in deals[:50] if _same_number(x.contact_phone, e164)), None)
+    if deal is None and lead is not None:
+        deal = lead.deals.filter(company_id=company_id).order_by("-created_at").first()
+    customers = Customer.objects.select_related("user").filter(
+        companies__company_id=company_id, user__phone__contains=tail
+    )
+    customer = next((x for x in customers[:50] if _same_number(x.user.phone, e164)), None)
+    return Contact(lead=lead, customer=customer, deal=deal)
+
+
+def call_ensure(
+    *,
+    call_sid: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    status: str = CallStatus.INITIATED,
+) -> Call | None:
+    """Return the call with this CallSid, locked; create it when a company owns the number.
+
+    Returns None when the call is unknown and no company owns its number.
+    """
+    call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
+    if call is not None:
+        return call
+    ours, theirs = (to_number, from_number)
+    if direction == CallDirection.OUTBOUND:
+        ours, theirs = (from_number, to_number)
+    number = company_number_find(ours)
+    if number is None:
+        return None
+    contact = contact_find(company_id=number.company_id, number=theirs)
+    try:
+        with transaction.atomic():
+            return call_create(
+                company=number.company,
+                direction=direction,
+                from_number=e164_or_none(from_number) or from_number[:20],
+                to_number=e164_or_none(to_number) or to_number[:20],
+                twilio_call_sid=call_sid,
+                status=status,
+                phone_number=number,
+                user=number.user,
+                lead=contact.lead,
+                customer=contact.customer,
+                deal=contact.deal,
+            )
+    except IntegrityError:
+        # Another worker created it meanwhile; its transaction has committed.
+        return Call.objects.select_for_update().get(twilio_call_sid=call_sid)
+
+
+def call_recording_upsert(
+    *, call: Call, recording_sid: str, recording_url: str, duration: int
+) -> CallRecording:
+    """Store a finished recording once per RecordingSid and point the call at it."""
+    recording, _ = CallRecording.objects.update_or_create(
+        recording_sid=recording_sid,
+        defaults={"call": call, "recording_url": recording_url, "duration": duration},
+    )
+    if (call.recording_url, call.recording_duration) != (recording_url, duration):
+        call.recording_url = recording_url
+        call.recording_duration = duration
+        call.save(update_fields=["recording_url", "recording_duration"])
+    return recording
+
+
+def _call_notification_id(call_sid: str) -> uuid.UUID:
+    return uuid.uuid5(_CALL_NAMESPACE, call_sid)
+
+
+def _notify_once(*, user: User, call_sid: str, title: str, message: str) -> bool:
+    related_id = _call_notification_id(call_sid)
+    if Notification.objects.filter(
+        user=user, related_object_type="call", related_object_id=related_id
+    ).exists():
+        return False
+    notification_create(
+        user=user,
+        title=title,
+        message=message,
+        type=NotificationType.WARNING,
+        related_object_type="call",
+        related_object_id=related_id,
+    )
+    return True
+
+
+def call_missed_notify(*, call: Call, outcome: str) -> bool:
+    """Tell the owner of the called number about a missed inbound call (once per call)."""
+    if call.direction != CallDirection.INBOUND or call.user_id is None:
+        return False
+    if call.disposition is None:
+        call.disposition = Disposition.BUSY if outcome == CallStatus.BUSY else Disposition.NO_ANSWER
+        call.save(update_fields=["disposition"])
+    what = "busy" if outcome == CallStatus.BUSY else "not answered"
+    return _notify_once(
+        user=call.user,
+        call_sid=call.twilio_call_sid,
+        title=f"Missed call from {call.from_number}",
+        message=f"A call from {call.from_number} to {call.to_number} was {what}.",
+    )
+
+
+def voicemail_receive(
+    *, call: Call, recording_url: str, duration: int, transcription: str | None = None
+) -> VoicemailMessage:
+    """Store the voicemail left on the call (once per recording) and notify the number's owner."""
+    existing = VoicemailMessage.objects.filter(
+        company_id=call.company_id, recording_url=recording_url
+    ).first()
+    if existing is not None:
+        return existing
+    voicemail = voicemail_create(
+        company=call.company,
+        phone_number=call.phone_number,
+        from_number=call.from_number,
+        duration=duration,
+        recording_url=recording_url,
+        transcription=transcription,
+    )
+    if call.disposition in (None, Disposition.NO_ANSWER, Disposition.BUSY):
+        call.disposition = Disposition.VOICEMAIL
+        call.save(update_fields=["disposition"])
+    if call.user_id is not None:
+        related_id = uuid.uuid5(_CALL_NAMESPACE, f"voicemail:{recording_url}")
+        notification_create(
+            user=call.user,
+            title=f"Voicemail from {call.from_number}",
+            message=f"{call.from_number} left a {duration}s voicemail on {call.to_number}.",
+            type=NotificationType.INFO,
+            related_object_type="voicemail",
+            related_object_id=related_id,
+        )
+    return voicemail

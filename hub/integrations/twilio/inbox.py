@@ -1,0 +1,291 @@
+"""Store verified Twilio callbacks, process each exactly once, sweep what the broker missed.
+
+- :func:`callback_store` runs in the webhook before it answers: one row per distinct callback
+  (same CallSid + SequenceNumber, or the same content, is a duplicate and stores nothing).
+- :func:`callback_process` runs in a worker: it locks the row, applies its effect through the
+  ``hub.domain.calls`` services and sets ``processed_at`` in the same transaction. An error rolls
+  the whole effect back; the row keeps the attempt count and the error and is retried.
+- :func:`inbox_sweep` returns the rows nobody processed (broker down, worker crashed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from prometheus_client import Counter
+
+from hub.domain.calls.inbound import (
+    MISSED,
+    call_ensure,
+    call_missed_notify,
+    call_recording_upsert,
+    voicemail_receive,
+)
+from hub.domain.calls.models import Call, CallDirection, CallStatus
+from hub.domain.calls.twilio_status import TERMINAL, call_status_apply, twilio_status_map
+from hub.integrations.twilio.models import CallbackKind, TwilioCallback
+
+logger = logging.getLogger(__name__)
+
+CALLBACKS = Counter(
+    "hub_twilio_callbacks_total", "Twilio webhook callbacks by kind and result", ["kind", "result"]
+)
+PROCESSED = Counter(
+    "hub_twilio_callbacks_processed_total", "Inbox rows processed by result", ["kind", "result"]
+)
+
+# A row that failed this many times is left for a person (it keeps last_error).
+MAX_ATTEMPTS = 10
+SWEEP_MIN_AGE = timedelta(seconds=5)
+
+
+class NotYet(Exception):
+    """The row cannot be applied yet (its call is not known); try again later."""
+
+
+def content_hash(kind: str, params: dict[str, Any]) -> str:
+    body = json.dumps([kind, sorted(params.items())], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def callback_store(
+    *, kind: str, params: dict[str, Any], call_sid: str, sequence_number: int | None
+) -> TwilioCallback | None:
+    """Store a verified callback; None when it duplicates one already stored."""
+    try:
+        with transaction.atomic():
+            row = TwilioCallback.objects.create(
+                kind=kind,
+                params=params,
+                verified_at=timezone.now(),
+                call_sid=call_sid,
+                sequence_number=sequence_number,
+                content_hash=content_hash(kind, params),
+            )
+    except IntegrityError:
+        CALLBACKS.labels(kind=kind, result="duplicate").inc()
+        return None
+    CALLBACKS.labels(kind=kind, result="stored").inc()
+    return row
+
+
+def callback_process(callback_id: int) -> str | None:
+    """Apply one stored callback once; return its outcome (None if already processed)."""
+    try:
+        with transaction.atomic():
+            row = TwilioCallback.objects.select_for_update().filter(pk=callback_id).first()
+            if row is None or row.processed_at is not None:
+                return None
+            outcome = _HANDLERS[row.kind](row)
+            _finish(row, outcome)
+    except NotYet as exc:
+        if _failed(callback_id, exc) < MAX_ATTEMPTS:
+            raise
+        return _give_up(callback_id, str(exc))
+    except Exception as exc:
+        _failed(callback_id, exc)
+        PROCESSED.labels(kind="any", result="error").inc()
+        raise
+    PROCESSED.labels(kind=row.kind, result="ok").inc()
+    return outcome
+
+
+def _finish(row: TwilioCallback, outcome: str) -> None:
+    row.processed_at = timezone.now()
+    row.outcome = outcome[:255]
+    row.attempts += 1
+    row.last_error = ""
+    row.save(update_fields=["processed_at", "outcome", "attempts", "last_error"])
+
+
+def _failed(callback_id: int, exc: Exception) -> int:
+    with transaction.atomic():
+        TwilioCallback.objects.filter(pk=callback_id, processed_at__isnull=True).update(
+            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        attempts = (
+            TwilioCallback.objects.filter(pk=callback_id).values_list("attempts", flat=True).first()
+        )
+    return attempts or 0
+
+
+def _give_up(callback_id: int, reason: str) -> str:
+    outcome = f"skipped after {MAX_ATTEMPTS} attempts: {reason}"[:255]
+    TwilioCallback.objects.filter(pk=callback_id, processed_at__isnull=True).update(
+        processed_at=timezone.now(), outcome=outcome
+    )
+    PROCESSED.labels(kind="any", result="skipped").inc()
+    return outcome
+
+
+def inbox_sweep(
+    *, enqueue: Callable[[int], Any], min_age: timedelta = SWEEP_MIN_AGE, limit: int = 5000
+) -> int:
+    """Enqueue every unprocessed row older than ``min_age``; return how many."""
+    ids = list(
+        TwilioCallback.objects.filter(
+            processed_at__isnull=True,
+            verified_at__lt=timezone.now() - min_age,
+            attempts__lt=MAX_ATTEMPTS,
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    for callback_id in ids:
+        enqueue(callback_id)
+    if ids:
+        logger.info("twilio inbox sweep re-enqueued %d callbacks", len(ids))
+    return len(ids)
+
+
+# --- parsing Twilio's parameters --------------------------------------------------------------
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _price(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _direction(params: dict[str, Any]) -> str:
+    raw = str(params.get("Direction") or "inbound").lower()
+    return CallDirection.INBOUND if raw == "inbound" else CallDirection.OUTBOUND
+
+
+def _call(row: TwilioCallback, status: str = CallStatus.INITIATED) -> Call | None:
+    p = row.params
+    return call_ensure(
+        call_sid=row.call_sid,
+        direction=_direction(p),
+        from_number=str(p.get("From") or ""),
+        to_number=str(p.get("To") or ""),
+        status=status,
+    )
+
+
+def _nobody(row: TwilioCallback) -> str:
+    p = row.params
+    number = p.get("From") if _direction(p) == CallDirection.OUTBOUND else p.get("To")
+    return f"ignored: no company owns {number or 'the number'}"
+
+
+# --- one handler per kind ---------------------------------------------------------------------
+def _status(row: TwilioCallback) -> str:
+    p = row.params
+    raw = str(p.get("CallStatus") or "")
+    status = twilio_status_map(raw)
+    call = _call(row, status or CallStatus.INITIATED)
+    if call is None:
+        return _nobody(row)
+    at = _time(p.get("Timestamp"))
+    duration = _int(p.get("CallDuration"))
+    start_time = at if status == CallStatus.IN_PROGRESS else None
+    end_time = at if status in TERMINAL else None
+    if status == CallStatus.COMPLETED and end_time and duration:
+        start_time = end_time - timedelta(seconds=duration)
+    changed = call_status_apply(
+        call=call,
+        twilio_status=raw,
+        sequence_number=row.sequence_number,
+        duration=duration if status in TERMINAL else None,
+        start_time=start_time,
+        end_time=end_time,
+        price=_price(p.get("Price")),
+        price_unit=p.get("PriceUnit") or None,
+    )
+    if status is None:
+        return f"unknown status {raw[:40]!r}: call left unchanged"
+    if status in MISSED:
+        call_missed_notify(call=call, outcome=status)
+    return f"{call.status}" if changed else f"no change ({call.status})"
+
+
+def _incoming(row: TwilioCallback) -> str:
+    status = twilio_status_map(str(row.params.get("CallStatus") or "")) or CallStatus.RINGING
+    call = _call(row, status)
+    if call is None:
+        return _nobody(row)
+    return f"call {call.id}"
+
+
+def _dialed(row: TwilioCallback) -> str:
+    call = _call(row, CallStatus.IN_PROGRESS)
+    if call is None:
+        return _nobody(row)
+    dial_status = str(row.params.get("DialCallStatus") or "").lower()
+    if dial_status in ("completed", "answered", "in-progress"):
+        return f"answered ({dial_status})"
+    outcome = CallStatus.BUSY if dial_status == "busy" else CallStatus.NO_ANSWER
+    call_missed_notify(call=call, outcome=outcome)
+    return f"missed ({dial_status or 'unknown'})"
+
+
+def _voicemail(row: TwilioCallback) -> str:
+    p = row.params
+    call = _call(row, CallStatus.IN_PROGRESS)
+    if call is None:
+        return _nobody(row)
+    url = str(p.get("RecordingUrl") or "")
+    duration = _int(p.get("RecordingDuration")) or 0
+    if not url or duration <= 0:
+        return "no voicemail recorded"
+    voicemail = voicemail_receive(
+        call=call, recording_url=url, duration=duration, transcription=p.get("TranscriptionText")
+    )
+    return f"voicemail {voicemail.id}"
+
+
+def _recording(row: TwilioCallback) -> str:
+    p = row.params
+    recording_status = str(p.get("RecordingStatus") or "completed").lower()
+    if recording_status != "completed":
+        return f"recording {recording_status}"
+    call = Call.objects.select_for_update().filter(twilio_call_sid=row.call_sid).first()
+    if call is None:
+        # Recording callbacks carry no numbers; the call comes with a status callback that may
+        # arrive later (callbacks arrive in any order). Retried until MAX_ATTEMPTS, then skipped.
+        raise NotYet(f"call {row.call_sid} not known yet")
+    recording = call_recording_upsert(
+        call=call,
+        recording_sid=str(p["RecordingSid"]),
+        recording_url=str(p.get("RecordingUrl") or ""),
+        duration=_int(p.get("RecordingDuration")) or 0,
+    )
+    return f"recording {recording.id}"
+
+
+_HANDLERS: dict[str, Callable[[TwilioCallback], str]] = {
+    CallbackKind.STATUS: _status,
+    CallbackKind.INCOMING: _incoming,
+    CallbackKind.DIALED: _dialed,
+    CallbackKind.VOICEMAIL: _voicemail,
+    CallbackKind.RECORDING: _recording,
+}

@@ -1,0 +1,72 @@
+"""The TwiML the hub answers voice webhooks with."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from twilio.twiml.voice_response import VoiceResponse
+
+from hub.domain.calls.inbound import e164_or_none
+from hub.domain.calls.models import PhoneNumber
+
+RING_SECONDS = 20
+VOICEMAIL_MAX_SECONDS = 120
+
+
+def _url(path: str) -> str:
+    return f"{settings.HUB_PUBLIC_URL}{path}"
+
+
+def _voicemail(response: VoiceResponse) -> VoiceResponse:
+    response.say("Nobody can take your call right now. Please leave a message after the tone.")
+    response.record(
+        action=_url("/twilio/voice/voicemail"),
+        method="POST",
+        max_length=VOICEMAIL_MAX_SECONDS,
+        play_beep=True,
+        recording_status_callback=_url("/twilio/voice/recording"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    # Reached only when nothing was recorded.
+    response.hangup()
+    return response
+
+
+def incoming(number: PhoneNumber | None) -> str:
+    """Ring the number's owner; voicemail when they do not answer or have no phone."""
+    response = VoiceResponse()
+    if number is None:
+        response.say("Sorry, this number is not in service. Goodbye.")
+        response.hangup()
+        return str(response)
+    owner_phone = e164_or_none(number.user.phone)
+    if owner_phone is None:
+        return str(_voicemail(response))
+    dial = response.dial(
+        action=_url("/twilio/voice/dialed"),
+        method="POST",
+        timeout=RING_SECONDS,
+        answer_on_bridge=True,
+    )
+    dial.number(owner_phone)
+    return str(response)
+
+
+def dialed(dial_call_status: str) -> str:
+    """After ringing the owner: hang up if they answered, else take a voicemail."""
+    response = VoiceResponse()
+    if dial_call_status.lower() in ("completed", "answered", "in-progress"):
+        response.hangup()
+        return str(response)
+    return str(_voicemail(response))
+
+
+def voicemail_done() -> str:
+    response = VoiceResponse()
+    response.say("Thank you. Goodbye.")
+    response.hangup()
+    return str(response)
+
+
+def empty() -> str:
+    return str(VoiceResponse())

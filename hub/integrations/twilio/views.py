@@ -1,0 +1,146 @@
+"""Twilio voice webhooks: verify, store in the inbox, enqueue, answer.
+
+Every webhook checks Twilio's signature over ``HUB_PUBLIC_URL`` + the request's path and query
+(the hub sits behind a proxy, so the request's own host is not trusted) and the AccountSid,
+before anything is stored. A stored callback is answered 2xx even when the broker is down:
+the sweeper enqueues it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+from hub.domain.calls.inbound import company_number_find
+from hub.integrations.twilio import twiml
+from hub.integrations.twilio.inbox import CALLBACKS, callback_store
+from hub.integrations.twilio.models import CallbackKind
+
+logger = logging.getLogger(__name__)
+
+_SID = re.compile(r"[A-Za-z0-9]{2,64}")
+_SEQUENCE_MAX = 2**31 - 1
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _params(request: HttpRequest) -> dict[str, Any]:
+    return {k: v[0] if len(v) == 1 else v for k, v in request.POST.lists()}
+
+
+def _verify(request: HttpRequest) -> None:
+    token = settings.TWILIO_AUTH_TOKEN
+    if not token or not settings.TWILIO_ACCOUNT_SID:
+        raise Refused(503, "Twilio webhooks are off: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    url = f"{settings.HUB_PUBLIC_URL}{request.get_full_path()}"
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    if not signature or not RequestValidator(token).validate(
+        url, request.POST, signature, algorithm
+    ):
+        raise Refused(403, "Invalid Twilio signature.")
+    if request.POST.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
+        raise Refused(403, "This callback is for another Twilio account.")
+
+
+def _checked(kind: str, params: dict[str, Any]) -> tuple[str, int | None]:
+    call_sid = params.get("CallSid")
+    if not isinstance(call_sid, str) or not _SID.fullmatch(call_sid):
+        raise Refused(400, "CallSid is missing or malformed.")
+    sequence = params.get("SequenceNumber")
+    number = None
+    if sequence is not None:
+        if not isinstance(sequence, str) or not sequence.isdigit() or int(sequence) > _SEQUENCE_MAX:
+            raise Refused(400, "SequenceNumber must be a non-negative integer.")
+        number = int(sequence)
+    if kind == CallbackKind.RECORDING and not _SID.fullmatch(str(params.get("RecordingSid", ""))):
+        raise Refused(400, "RecordingSid is missing or malformed.")
+    if kind == CallbackKind.STATUS and not params.get("CallStatus"):
+        raise Refused(400, "CallStatus is missing.")
+    return call_sid, number
+
+
+def _enqueue(callback_id: int) -> None:
+    from hub.integrations.twilio.actors import twilio_callback_process
+
+    try:
+        twilio_callback_process.send(callback_id)
+    except Exception:  # the row is stored; the sweeper enqueues it once the broker is back
+        CALLBACKS.labels(kind="any", result="enqueue_failed").inc()
+        logger.exception("twilio callback %s stored but not enqueued", callback_id)
+
+
+def _accept(request: HttpRequest, kind: str) -> HttpResponse | dict[str, Any]:
+    """Verify and store the callback; return its params, or the refusal to answer with."""
+    try:
+        _verify(request)
+        params = _params(request)
+        call_sid, sequence = _checked(kind, params)
+    except Refused as refused:
+        CALLBACKS.labels(kind=kind, result=str(refused.status)).inc()
+        if refused.status != 403:
+            logger.warning("twilio %s webhook refused (%s): %s", kind, refused.status, refused)
+        return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+    row = callback_store(kind=kind, params=params, call_sid=call_sid, sequence_number=sequence)
+    if row is not None:
+        _enqueue(row.id)
+    return params
+
+
+def _xml(body: str) -> HttpResponse:
+    return HttpResponse(body, content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
+def voice_status(request: HttpRequest) -> HttpResponse:
+    accepted = _accept(request, CallbackKind.STATUS)
+    return accepted if isinstance(accepted, HttpResponse) else HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def voice_recording(request: HttpRequest) -> HttpResponse:
+    accepted = _accept(request, CallbackKind.RECORDING)
+    return accepted if isinstance(accepted, HttpResponse) else HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def voice_incoming(request: HttpRequest) -> HttpResponse:
+    accepted = _accept(request, CallbackKind.INCOMING)
+    if isinstance(accepted, HttpResponse):
+        return accepted
+    return _xml(twiml.incoming(company_number_find(accepted.get("To"))))
+
+
+@csrf_exempt
+@require_POST
+def voice_dialed(request: HttpRequest) -> HttpResponse:
+    accepted = _accept(request, CallbackKind.DIALED)
+    if isinstance(accepted, HttpResponse):
+        return accepted
+    return _xml(twiml.dialed(str(accepted.get("DialCallStatus") or "")))
+
+
+@csrf_exempt
+@require_POST
+def voice_voicemail(request: HttpRequest) -> HttpResponse:
+    accepted = _accept(request, CallbackKind.VOICEMAIL)
+    return accepted if isinstance(accepted, HttpResponse) else _xml(twiml.voicemail_done())

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "hub.consumers",
     "hub.console",
     "hub.integrations.twilio",
+    "hub.workers",
 ]
 
 MIDDLEWARE = [
@@ -297,3 +298,12 @@ if TWILIO_ACCOUNT_SID and not (
 TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN")
 # Unprocessed webhook callbacks are re-enqueued this often (by the scheduler process).
 HUB_TWILIO_SWEEP_SECONDS = env_int("HUB_TWILIO_SWEEP_SECONDS", 30, minimum=1)
+
+# --- Twilio REST --------------------------------------------------------------------------
+# Unset: Twilio's own API. Tests point the real client library at a loopback fake with it.
+TWILIO_API_BASE_URL = env_url("TWILIO_API_BASE_URL", schemes=("http", "https"))
+TWILIO_API_BASE_URL = TWILIO_API_BASE_URL.rstrip("/") if TWILIO_API_BASE_URL else None
+TWILIO_HTTP_TIMEOUT_SECONDS = env_float("TWILIO_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# A call still not final this long after it was created is fetched from the REST API.
+TWILIO_RECONCILE_AGE_SECONDS = env_int("TWILIO_RECONCILE_AGE_SECONDS", 600, minimum=1)
+TWILIO_RECONCILE_INTERVAL_SECONDS = env_int("TWILIO_RECONCILE_INTERVAL_SECONDS", 300, minimum=1)

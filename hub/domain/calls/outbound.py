@@ -1,0 +1,161 @@
+"""Click-to-call: place an outbound call through Twilio from the user's default number.
+
+The ``calls_call`` row is created and committed first (status ``Initiated``, a placeholder sid),
+so the call is on the board before Twilio is asked and a failure has a row to land on. Then the
+REST API is asked to place the call with status callbacks to the hub, and the CallSid it returns
+replaces the placeholder. Notes and dispositions on the call go through
+:func:`hub.domain.calls.services.call_note_add` and ``call_set_disposition``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from hub.domain.authentication.models import Company, Customer, User
+from hub.domain.calls.models import Call, CallDirection, CallStatus, PhoneNumber
+from hub.domain.calls.services import call_create, phone_normalize
+from hub.domain.calls.twilio_status import call_status_apply
+from hub.domain.crm.models import Deal, Lead
+from hub.integrations.twilio.rest import TwilioError, TwilioRest
+
+logger = logging.getLogger(__name__)
+
+#: Twilio fetches the call's TwiML here when the callee answers.
+OUTBOUND_TWIML_PATH = "/twilio/voice/outbound"
+STATUS_CALLBACK_PATH = "/twilio/voice/status"
+STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
+#: ``twilio_call_sid`` of a call created before Twilio gave it a sid (the column is unique).
+PENDING_SID_PREFIX = "pending-"
+
+
+class CallPlacementError(Exception):
+    """The call could not be placed; ``str()`` is a message for the person who asked.
+
+    ``call`` is the row marked ``Failed`` when one was created, else None.
+    """
+
+    def __init__(self, message: str, *, call: Call | None = None) -> None:
+        super().__init__(message)
+        self.call = call
+
+
+def phone_number_default(*, user: User, company: Company) -> PhoneNumber:
+    """Return the user's default active number in the company, or raise CallPlacementError."""
+    number = (
+        PhoneNumber.objects.filter(company=company, user=user, is_default=True, is_active=True)
+        .order_by("id")
+        .first()
+    )
+    if number is None:
+        raise CallPlacementError(
+            f"{user.email} has no default phone number in {company.company_name}; "
+            "an admin can assign one in the console."
+        )
+    return number
+
+
+def _region(number: PhoneNumber) -> str:
+    code = (number.country_code or "").upper()
+    return code if len(code) == 2 and code.isalpha() else "US"
+
+
+def _public_url(path: str) -> str:
+    if not settings.HUB_PUBLIC_URL:
+        raise CallPlacementError("Calling is not set up on this hub (HUB_PUBLIC_URL is unset).")
+    return settings.HUB_PUBLIC_URL + path
+
+
+def _human(exc: TwilioError, to: str) -> str:
+    if exc.status is not None and exc.status < 500:
+        return f"Twilio refused the call to {to}: {exc}"
+    if exc.status is not None:
+        return f"Twilio could not place the call to {to} right now ({exc}); try again shortly."
+    return f"Could not place the call to {to}: {exc}."
+
+
+@transaction.atomic
+def call_fail(*, call: Call, reason: str) -> Call:
+    """Mark a call that never got going ``Failed`` and keep the reason in its notes."""
+    call_status_apply(call=call, twilio_status="failed")
+    call.notes = f"{call.notes}\n{reason}".strip() if call.notes else reason
+    call.save(update_fields=["notes"])
+    return call
+
+
+@transaction.atomic
+def call_sid_store(*, call: Call, twilio_call_sid: str) -> Call:
+    """Replace the placeholder sid with the one Twilio returned."""
+    call.twilio_call_sid = twilio_call_sid
+    call.full_clean(validate_unique=False, validate_constraints=False)
+    call.save(update_fields=["twilio_call_sid"])
+    return call
+
+
+def call_place(
+    *,
+    user: User,
+    company: Company,
+    to_number: str,
+    lead: Lead | None = None,
+    customer: Customer | None = None,
+    deal: Deal | None = None,
+    rest: TwilioRest | None = None,
+) -> Call:
+    """Place an outbound call from the user's default number; raise CallPlacementError if not.
+
+    Runs outside any transaction: the row must be committed before Twilio hears of the call.
+    """
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "call_place commits the call before asking Twilio; call it outside a transaction"
+        )
+    number = phone_number_default(user=user, company=company)
+    try:
+        to = phone_normalize(to_number, region=_region(number))
+    except ValidationError:
+        raise CallPlacementError(
+            f"{to_number!r} is not a phone number that can be called."
+        ) from None
+    twiml_url = _public_url(OUTBOUND_TWIML_PATH)
+    status_url = _public_url(STATUS_CALLBACK_PATH)
+    try:
+        rest = rest or TwilioRest()
+    except TwilioError as exc:
+        raise CallPlacementError(f"Calling is not set up on this hub: {exc}.") from exc
+    try:
+        call = call_create(
+            company=company,
+            direction=CallDirection.OUTBOUND,
+            from_number=number.phone_number,
+            to_number=to,
+            twilio_call_sid=f"{PENDING_SID_PREFIX}{uuid.uuid4().hex}",
+            status=CallStatus.INITIATED,
+            phone_number=number,
+            user=user,
+            lead=lead,
+            customer=customer,
+            deal=deal,
+        )
+    except ValidationError as exc:
+        raise CallPlacementError(" ".join(exc.messages)) from exc
+    try:
+        placed = rest.call_create(
+            to=to,
+            from_=number.phone_number,
+            url=twiml_url,
+            status_callback=status_url,
+            status_callback_event=STATUS_CALLBACK_EVENTS,
+        )
+    except TwilioError as exc:
+        message = _human(exc, to)
+        logger.warning("click-to-call %s failed: %s", call.pk, exc)
+        call_fail(call=call, reason=message)
+        raise CallPlacementError(message, call=call) from exc
+    call_sid_store(call=call, twilio_call_sid=placed.sid)
+    call_status_apply(call=call, twilio_status=placed.status)
+    return call

@@ -155,7 +155,20 @@ LOGIN_URL = "/admin/login/"
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 # Keys in Redis start with this, so several hubs (or test runs) can share one server.
 HUB_CHANNEL_PREFIX = env_str("HUB_CHANNEL_PREFIX", "hub") or "hub"
-if REDIS_URL:
+# Which channels-redis layer: "core" (lists + sorted sets) or "pubsub" (Redis pub/sub). Each
+# web process has one subscription, so both carry one message per event per process; see
+# bench/README.md for the measurement behind the default.
+HUB_CHANNEL_LAYER = env_str("HUB_CHANNEL_LAYER", "core") or "core"
+if HUB_CHANNEL_LAYER not in ("core", "pubsub"):
+    raise EnvError("HUB_CHANNEL_LAYER", f"expected core or pubsub, got {HUB_CHANNEL_LAYER!r}")
+if REDIS_URL and HUB_CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": HUB_CHANNEL_PREFIX},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

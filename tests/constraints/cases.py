@@ -48,17 +48,8 @@ class ForeignKey:
         )
 
 
-def _restrict_not_cascade(table: str, column: str) -> str:
-    return (
-        f"{table}.{column}: the document's rule is ON DELETE CASCADE (Data Validation: "
-        "'Foreign key CASCADE on delete (or SET NULL)'; RESTRICT appears nowhere in it), "
-        "the model declares on_delete=RESTRICT, so deleting the parent is refused"
-    )
-
-
-def _fk(table, column, target, on_delete, source, *, restrict_in_model=False) -> ForeignKey:
-    xfail = _restrict_not_cascade(table, column) if restrict_in_model else None
-    return ForeignKey(table, column, target, on_delete, source, xfail)
+def _fk(table, column, target, on_delete, source) -> ForeignKey:
+    return ForeignKey(table, column, target, on_delete, source)
 
 
 USER, COMPANY, CUSTOMER = "authentication_user", "authentication_company", "authentication_customer"
@@ -76,20 +67,20 @@ FOREIGN_KEYS = [
     _fk("authentication_userinvitation", "company_id", COMPANY, CASCADE, "doc"),
     _fk("authentication_userinvitation", "invited_by_id", USER, CASCADE, "doc"),
     _fk("crm_lead", "company_id", COMPANY, CASCADE, "rule"),
-    _fk("crm_lead", "created_by_id", USER, CASCADE, "rule", restrict_in_model=True),
+    _fk("crm_lead", "created_by_id", USER, CASCADE, "rule"),
     _fk("crm_lead", "assigned_to_id", USER, SET_NULL, "rule"),
     _fk("crm_lead", "converted_to_deal_id", "crm_deal", SET_NULL, "rule"),
     _fk("crm_pipeline", "company_id", COMPANY, CASCADE, "rule"),
-    _fk("crm_pipeline", "created_by_id", USER, CASCADE, "rule", restrict_in_model=True),
+    _fk("crm_pipeline", "created_by_id", USER, CASCADE, "rule"),
     _fk("crm_dealstage", "pipeline_id", "crm_pipeline", CASCADE, "rule"),
     _fk("crm_deal", "company_id", COMPANY, CASCADE, "rule"),
-    _fk("crm_deal", "pipeline_id", "crm_pipeline", CASCADE, "rule", restrict_in_model=True),
-    _fk("crm_deal", "stage_id", "crm_dealstage", CASCADE, "rule", restrict_in_model=True),
-    _fk("crm_deal", "created_by_id", USER, CASCADE, "rule", restrict_in_model=True),
+    _fk("crm_deal", "pipeline_id", "crm_pipeline", CASCADE, "rule"),
+    _fk("crm_deal", "stage_id", "crm_dealstage", CASCADE, "rule"),
+    _fk("crm_deal", "created_by_id", USER, CASCADE, "rule"),
     _fk("crm_deal", "assigned_to_id", USER, SET_NULL, "rule"),
     _fk("crm_deal", "lead_id", "crm_lead", SET_NULL, "rule"),
     _fk("crm_activity", "company_id", COMPANY, CASCADE, "rule"),
-    _fk("crm_activity", "user_id", USER, CASCADE, "rule", restrict_in_model=True),
+    _fk("crm_activity", "user_id", USER, CASCADE, "rule"),
     # Optional keys the rule lets cascade: an activity is about its lead or deal.
     _fk("crm_activity", "lead_id", "crm_lead", CASCADE, "rule"),
     _fk("crm_activity", "deal_id", "crm_deal", CASCADE, "rule"),

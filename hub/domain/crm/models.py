@@ -50,7 +50,7 @@ class ActivityType(models.TextChoices):
 
 class Lead(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="leads")
-    created_by = models.ForeignKey(User, on_delete=models.RESTRICT, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     assigned_to = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_leads"
     )
@@ -92,7 +92,7 @@ class Pipeline(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
     is_default = models.BooleanField(default=False)
-    created_by = models.ForeignKey(User, on_delete=models.RESTRICT, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     is_active = models.BooleanField(default=True)
 
@@ -142,9 +142,9 @@ class DealStage(models.Model):
 
 class Deal(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="deals")
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.RESTRICT, related_name="deals")
-    stage = models.ForeignKey(DealStage, on_delete=models.RESTRICT, related_name="deals")
-    created_by = models.ForeignKey(User, on_delete=models.RESTRICT, related_name="+")
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="deals")
+    stage = models.ForeignKey(DealStage, on_delete=models.CASCADE, related_name="deals")
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     assigned_to = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_deals"
     )
@@ -190,7 +190,7 @@ class Deal(models.Model):
 
 class Activity(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="activities")
-    user = models.ForeignKey(User, on_delete=models.RESTRICT, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     lead = models.ForeignKey(
         Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="activities"
     )

@@ -14,6 +14,7 @@ from django.test import Client
 from django_dramatiq.middleware import DbConnectionsMiddleware
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
 from twilio.request_validator import RequestValidator
 
 from hub.integrations.twilio import actors
@@ -62,6 +63,17 @@ def twilio_settings(settings):
     return settings
 
 
+def _middleware() -> list:
+    """The project's broker middleware (config.settings), without Prometheus."""
+    return [
+        AgeLimit(),
+        TimeLimit(),
+        Callbacks(),
+        Retries(),
+        DbConnectionsMiddleware(),
+    ]
+
+
 class Brokers:
     """Binds the Twilio actors to a broker of the test's choosing and runs a real worker on it."""
 
@@ -81,21 +93,22 @@ class Brokers:
         return broker
 
     def stub(self) -> StubBroker:
-        broker = StubBroker()
-        broker.add_middleware(DbConnectionsMiddleware())
-        return self.use(broker)
+        return self.use(StubBroker(middleware=_middleware()))
 
     def redis(self, url: str | None = None) -> RedisBroker:
         broker = RedisBroker(
-            url=url or settings.REDIS_URL, namespace=f"hubtest-twilio-{os.getpid()}"
+            url=url or settings.REDIS_URL,
+            namespace=f"hubtest-twilio-{os.getpid()}",
+            middleware=_middleware(),
         )
-        broker.add_middleware(DbConnectionsMiddleware())
         self.redis_brokers.append(broker)
         return self.use(broker)
 
     def down(self) -> RedisBroker:
         """A broker whose server does not answer: every enqueue raises."""
-        broker = RedisBroker(url="redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+        broker = RedisBroker(
+            url="redis://127.0.0.1:1/0", socket_connect_timeout=0.5, middleware=_middleware()
+        )
         return self.use(broker)
 
     @contextmanager

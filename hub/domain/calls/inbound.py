@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from hub.domain.authentication.models import Customer, User
 from hub.domain.calls.models import (
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 MISSED = frozenset({CallStatus.NO_ANSWER, CallStatus.BUSY})
 # Notifications about a call carry a UUID derived from its CallSid (the column is a UUID).
 _CALL_NAMESPACE = uuid.UUID("6f1d0c7e-3b0a-4a53-9a59-6b7f2f1d9c11")
+# First key of the two-key advisory locks serializing call creation per CallSid.
+_CALL_SID_LOCK_CLASS = 0x7C411
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,11 @@ def call_ensure(
     call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
     if call is not None:
         return call
+    if _call_sid_lock(call_sid):
+        # Whoever held the lock may have created the call; we see it once they committed.
+        call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
+        if call is not None:
+            return call
     ours, theirs = (to_number, from_number)
     if direction == CallDirection.OUTBOUND:
         ours, theirs = (from_number, to_number)
@@ -131,9 +138,23 @@ def call_ensure(
                 customer=contact.customer,
                 deal=contact.deal,
             )
-    except IntegrityError:
-        # Another worker created it meanwhile; its transaction has committed.
-        return Call.objects.select_for_update().get(twilio_call_sid=call_sid)
+    except (IntegrityError, ValidationError):
+        # Another writer created it meanwhile (outside the lock: the CRM, a REST sync).
+        call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
+        if call is None:
+            raise
+        return call
+
+
+def _call_sid_lock(call_sid: str) -> bool:
+    """Serialize creating the call of one CallSid (until commit); False where not needed."""
+    if connection.vendor != "postgresql":
+        return False  # SQLite transactions are IMMEDIATE: writers are serialized already
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_CALL_SID_LOCK_CLASS, call_sid]
+        )
+    return True
 
 
 def call_recording_upsert(

@@ -28,6 +28,7 @@ from hub.integrations.twilio.rest import TwilioCall, TwilioError, TwilioRest
 logger = logging.getLogger(__name__)
 
 RECONCILE_BATCH = 500
+BACKFILL_PAGE_SIZE = 100
 ABANDONED_REASON = "Twilio never confirmed this call: the hub stopped while placing it."
 
 Progress = Callable[[str], None]
@@ -204,7 +205,10 @@ def calls_backfill(
     for number in PhoneNumber.objects.filter(company=company).select_related("user").order_by("id"):
         say(f"{number.phone_number}: asking Twilio for calls from {since} to {until}")
         for side in ({"to": number.phone_number}, {"from_": number.phone_number}):
-            for remote in rest.calls_list(started_after=after, started_before=before, **side):
+            listed = rest.calls_list(
+                started_after=after, started_before=before, page_size=BACKFILL_PAGE_SIZE, **side
+            )
+            for remote in listed:
                 if remote.sid in seen:
                     continue
                 seen.add(remote.sid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 
 from asgiref.sync import sync_to_async
@@ -10,6 +11,8 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hub.ops.logging import redact_text
 
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -23,7 +26,7 @@ def _check_database() -> str:
 
 async def _check_channel_layer() -> str:
     layer = get_channel_layer()
-    channel = await layer.new_channel("healthz.")
+    channel = await layer.new_channel("healthz")
     await layer.send(channel, {"type": "healthz.ping"})
     await layer.receive(channel)
     return type(layer).__name__
@@ -44,14 +47,17 @@ def _check_broker() -> str:
 async def _timed(check) -> dict:
     started = time.perf_counter()
     try:
-        if asyncio.iscoroutinefunction(check):
+        if inspect.iscoroutinefunction(check):
             backend = await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
         else:
             backend = await asyncio.wait_for(
                 sync_to_async(check, thread_sensitive=False)(), CHECK_TIMEOUT_SECONDS
             )
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"}
+    except Exception as exc:  # any failure means "not reachable"
+        # The answer is public: a URL's password in an error message must not reach it.
+        return {"ok": False, "error": redact_text(f"{type(exc).__name__}: {exc}")[:300]}
     return {"ok": True, "backend": backend, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
@@ -60,8 +66,11 @@ async def healthz(request: HttpRequest) -> JsonResponse:
         _timed(_check_database_closing), _timed(_check_channel_layer), _timed(_check_broker)
     )
     checks = {"database": database, "channel_layer": layer, "broker": broker}
-    ok = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    if failing:
+        body = {"status": "unavailable", "failing": failing, "checks": checks}
+        return JsonResponse(body, status=503)
+    return JsonResponse({"status": "ok", "checks": checks})
 
 
 def _check_database_closing() -> str:

@@ -10,6 +10,7 @@ from itertools import count
 import dramatiq
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django_dramatiq.middleware import DbConnectionsMiddleware
 from dramatiq.brokers.redis import RedisBroker
@@ -113,7 +114,9 @@ class Brokers:
 
     @contextmanager
     def worker(self, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
-        worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
+        # The in-memory SQLite test database takes one writer at a time and does not wait.
+        threads = 4 if connection.vendor == "postgresql" else 1
+        worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=50)
         worker.start()
         try:
             yield worker

@@ -44,6 +44,7 @@ class FakeTwilio:
         self.errors: dict[str, tuple[int, int, str]] = {}
         self.delay_seconds = 0.0
         self.on_create: Callable[[dict], None] | None = None
+        self.next_sid: str | None = None  # the sid the next created call gets
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -219,8 +220,9 @@ class FakeTwilio:
         if not form.get("Url"):
             return self._error(handler, 400, 21205, "Url parameter is required.")
         if self.on_create:
-            self.on_create(form)
-        call = self.add_call(to=to, from_=from_, status="queued", direction="outbound-api")
+            self.on_create(form | {"Sid": self.next_sid})
+        sid, self.next_sid = self.next_sid, None
+        call = self.add_call(to=to, from_=from_, status="queued", direction="outbound-api", sid=sid)
         call["_start"] = None
         call["request"] = form
         return self._answer(handler, 201, self.render(call))

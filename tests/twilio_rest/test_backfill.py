@@ -230,3 +230,13 @@ def test_the_command_explains_twilio_unreachable(twilio_settings, closed_port, n
             "2026-03-02",
             stdout=StringIO(),
         )
+
+
+def test_backfilled_calls_are_matched_to_the_lead_with_that_number(
+    twilio_settings, twilio_log, acme
+):
+    lead = factories.LeadFactory(company=acme, phone="(415) 555-0199")
+
+    calls_backfill(company=acme, since=date(2026, 3, 2), until=date(2026, 3, 3))
+
+    assert {c.lead_id for c in Call.objects.filter(company=acme)} == {lead.id}

@@ -6,8 +6,18 @@ import pytest
 from django.db import connection, transaction
 
 from hub.domain.calls.models import Call, CallStatus, Disposition
-from hub.domain.calls.outbound import PENDING_SID_PREFIX, CallPlacementError, call_place
-from hub.domain.calls.services import call_note_add, call_set_disposition, phone_number_add
+from hub.domain.calls.outbound import (
+    PENDING_SID_PREFIX,
+    CallPlacementError,
+    call_outbound_adopt,
+    call_place,
+)
+from hub.domain.calls.services import (
+    call_create,
+    call_note_add,
+    call_set_disposition,
+    phone_number_add,
+)
 from hub.domain.events.models import Event
 from tests import factories
 
@@ -194,3 +204,57 @@ def test_another_companys_lead_is_refused(
 def test_inside_a_transaction_it_refuses_to_run(twilio_settings, acme, alice, alice_number):
     with transaction.atomic(), pytest.raises(RuntimeError):
         call_place(user=alice, company=acme, to_number="+14155550123")
+
+
+SID = "CA" + "5" * 32
+
+
+def test_a_status_callback_processed_before_the_sid_is_stored_adopts_the_row(
+    twilio_settings, fake_twilio, acme, alice, alice_number
+):
+    fake_twilio.next_sid = SID
+
+    def callback_first(form):  # Twilio's "initiated" callback, processed before the answer
+        call_outbound_adopt(call_sid=form["Sid"], from_number=form["From"], to_number=form["To"])
+        connection.close()
+
+    fake_twilio.on_create = callback_first
+
+    call = call_place(user=alice, company=acme, to_number="+14155550123")
+
+    assert list(Call.objects.values_list("id", "twilio_call_sid")) == [(call.id, SID)]
+
+
+def test_adoption_takes_only_a_waiting_click_to_call_row(acme):
+    factories.CallFactory(
+        company=acme, direction="Outbound", from_number="+14155550100", to_number="+14155550123"
+    )
+
+    assert (
+        call_outbound_adopt(call_sid=SID, from_number="+14155550100", to_number="+14155550123")
+        is None
+    )
+
+
+def test_a_row_a_callback_created_first_keeps_the_sid_and_the_placeholder_is_left_to_reconcile(
+    twilio_settings, fake_twilio, acme, alice, alice_number
+):
+    fake_twilio.next_sid = SID
+
+    def callback_created_its_own_row(form):
+        call_create(
+            company=acme,
+            direction="Outbound",
+            from_number=form["From"],
+            to_number=form["To"],
+            twilio_call_sid=form["Sid"],
+        )
+        connection.close()
+
+    fake_twilio.on_create = callback_created_its_own_row
+
+    call = call_place(user=alice, company=acme, to_number="+14155550123")
+
+    call.refresh_from_db()
+    assert call.twilio_call_sid.startswith(PENDING_SID_PREFIX)
+    assert Call.objects.filter(twilio_call_sid=SID).exclude(pk=call.pk).count() == 1

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from hub.domain.authentication.models import Company, Customer, User
 from hub.domain.calls.models import Call, CallDirection, CallStatus, PhoneNumber
@@ -31,6 +33,8 @@ STATUS_CALLBACK_PATH = "/twilio/voice/status"
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 #: ``twilio_call_sid`` of a call created before Twilio gave it a sid (the column is unique).
 PENDING_SID_PREFIX = "pending-"
+#: How long a placeholder waits to be adopted by a status callback.
+ADOPT_WITHIN = timedelta(minutes=5)
 
 
 class CallPlacementError(Exception):
@@ -89,10 +93,47 @@ def call_fail(*, call: Call, reason: str) -> Call:
 
 @transaction.atomic
 def call_sid_store(*, call: Call, twilio_call_sid: str) -> Call:
-    """Replace the placeholder sid with the one Twilio returned."""
+    """Replace the placeholder sid with the one Twilio returned (unless a callback already did)."""
+    locked = Call.objects.select_for_update().get(pk=call.pk)
+    if locked.twilio_call_sid == twilio_call_sid:  # adopted by its first status callback
+        call.twilio_call_sid = twilio_call_sid
+        return call
+    if Call.objects.filter(twilio_call_sid=twilio_call_sid).exists():
+        # A callback created its own row for this sid first. This row keeps its placeholder,
+        # and reconciliation marks it Failed once it is TWILIO_RECONCILE_AGE_SECONDS old.
+        logger.error(
+            "click-to-call %s: CallSid %s is already stored on another call",
+            call.pk,
+            twilio_call_sid,
+        )
+        return call
     call.twilio_call_sid = twilio_call_sid
-    call.full_clean(validate_unique=False, validate_constraints=False)
     call.save(update_fields=["twilio_call_sid"])
+    return call
+
+
+@transaction.atomic
+def call_outbound_adopt(*, call_sid: str, from_number: str, to_number: str) -> Call | None:
+    """Give the CallSid of a status callback to the click-to-call row still waiting for it.
+
+    Twilio's first callback may be processed before :func:`call_place` has stored the sid;
+    the callback path calls this before creating a row for an unknown outbound CallSid.
+    """
+    call = (
+        Call.objects.select_for_update(skip_locked=True)
+        .filter(
+            direction=CallDirection.OUTBOUND,
+            twilio_call_sid__startswith=PENDING_SID_PREFIX,
+            from_number=from_number,
+            to_number=to_number,
+            created_at__gte=timezone.now() - ADOPT_WITHIN,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if call is not None:
+        call.twilio_call_sid = call_sid
+        call.save(update_fields=["twilio_call_sid"])
     return call
 
 

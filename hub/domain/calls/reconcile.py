@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from hub.domain.authentication.models import Company, CompanyUser
+from hub.domain.calls.inbound import contact_find
 from hub.domain.calls.models import Call, CallDirection, CallStatus, PhoneNumber
 from hub.domain.calls.outbound import PENDING_SID_PREFIX, call_fail
 from hub.domain.calls.services import call_create, phone_normalize
@@ -134,22 +135,23 @@ def _number(raw: str) -> str:
 
 
 def _call_create_from(*, company: Company, number: PhoneNumber, remote: TwilioCall) -> Call:
-    owner = (
-        number.user
-        if CompanyUser.objects.filter(company=company, user=number.user).exists()
-        else None
+    member = CompanyUser.objects.filter(company=company, user=number.user).exists()
+    inbound = remote.direction == "inbound"
+    contact = contact_find(
+        company_id=company.id, number=remote.from_number if inbound else remote.to_number
     )
     return call_create(
         company=company,
-        direction=CallDirection.INBOUND
-        if remote.direction == "inbound"
-        else CallDirection.OUTBOUND,
+        direction=CallDirection.INBOUND if inbound else CallDirection.OUTBOUND,
         from_number=_number(remote.from_number),
         to_number=_number(remote.to_number),
         twilio_call_sid=remote.sid,
         status=CallStatus.INITIATED,
         phone_number=number,
-        user=owner,
+        user=number.user if member else None,
+        lead=contact.lead,
+        customer=contact.customer,
+        deal=contact.deal,
     )
 
 

@@ -67,16 +67,18 @@ def chromium(live_hub):  # noqa: F811 - after live_hub: its servers must not inh
 
 @pytest.fixture
 def open_page(chromium):
-    """Return ``open_page(base_url, user)``: a fresh page signed in as ``user``."""
+    """Return ``open_page(base_url, user=None)``: a fresh page, signed in as ``user`` if given."""
     contexts = []
 
-    def open_(base_url: str, user):
-        client = Client()
-        client.force_login(user)
+    def open_(base_url: str, user=None):
         context = chromium.new_context(base_url=base_url)
         contexts.append(context)
-        name = settings.SESSION_COOKIE_NAME
-        context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": base_url}])
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            name = settings.SESSION_COOKIE_NAME
+            cookie = {"name": name, "value": client.cookies[name].value, "url": base_url}
+            context.add_cookies([cookie])
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         return page
@@ -89,12 +91,21 @@ def open_page(chromium):
 
 
 @pytest.fixture
-def own_daphne(live_hub):  # noqa: F811 - the fixture imported above
-    """A daphne process of its own (beside live_hub's relay), for a test to stop and restart."""
-    hub = LiveHub(env=live_hub.env, ports=[free_port()])
-    hub.start_daphne(hub.ports[0])
-    yield hub
-    for proc in hub.procs:
+def spare_daphne(live_hub):  # noqa: F811 - the fixture imported above
+    """Return ``start(**env)``: a daphne process of its own (beside live_hub's relay).
+
+    A test may stop and restart it, or give it settings of its own.
+    """
+    hubs: list[LiveHub] = []
+
+    def start(**env: str) -> LiveHub:
+        hub = LiveHub(env=live_hub.env | env, ports=[free_port()])
+        hubs.append(hub)
+        hub.start_daphne(hub.ports[0])
+        return hub
+
+    yield start
+    for proc in (p for hub in hubs for p in hub.procs):
         if proc.poll() is None:
             proc.terminate()
             try:

@@ -51,12 +51,15 @@ def newest_event_id() -> int:
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def test_call_board_updates_live_and_misses_nothing_across_a_server_restart(own_daphne, open_page):
+def test_call_board_updates_live_and_misses_nothing_across_a_server_restart(
+    spare_daphne, open_page
+):
     acme, globex = factories.CompanyFactory(), factories.CompanyFactory()
     user = staff_member(acme)
     call = make_call(acme, "CAbrowser1")
     outsider_call = make_call(globex, "CAbrowser-globex")
-    port = own_daphne.ports[0]
+    server = spare_daphne()
+    port = server.ports[0]
     page = open_page(f"http://127.0.0.1:{port}", user)
 
     page.goto("/console/calls/")
@@ -77,7 +80,7 @@ def test_call_board_updates_live_and_misses_nothing_across_a_server_restart(own_
     expect(status).to_have_text("Ringing")
 
     # The server goes away (SIGTERM: it closes the sockets with 1012 and exits) ...
-    proc = own_daphne.procs[0]
+    proc = server.procs[0]
     proc.terminate()
     proc.wait(20)
     expect(connection).to_have_attribute(
@@ -89,7 +92,7 @@ def test_call_board_updates_live_and_misses_nothing_across_a_server_restart(own_
     call_update_status(call=call, status="Completed")
     make_call(globex, "CAbrowser-globex2")  # not for this page
     # ... and the server comes back on the same address.
-    own_daphne.start_daphne(port)
+    server.start_daphne(port)
 
     expect(status).to_have_attribute("data-status", "Completed", timeout=60 * SECONDS)
     expect(status).to_have_text("Completed")

@@ -205,3 +205,10 @@ def test_event_log_shows_deal_events_to_deal_managers_and_the_assignee_only(
     assert shown(staff_alice)  # the CEO manages deals
     assert shown(assignee)
     assert not shown(staff)
+
+
+def test_the_admin_index_links_the_live_pages(alice_client):
+    response = alice_client.get("/admin/")
+    assert response.status_code == 200
+    for path in ("/console/calls/", "/console/notifications/", "/console/events/"):
+        assert f'href="{path}"' in response.content.decode()

@@ -6,6 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from hub.domain.events.models import Event, RelayCursor
+from hub.integrations.twilio.inbox import callback_store
 from tests import factories
 from tests.admin.helpers import tenant_rows
 
@@ -33,6 +34,12 @@ def hub_rows(db):
     return {
         "event": event,
         "cursor": RelayCursor.objects.create(name="admin-test", last_event_id=event.id),
+        "twilio_callback": callback_store(
+            kind="status",
+            params={"CallSid": "CA" + "0" * 32, "CallStatus": "ringing", "SequenceNumber": "0"},
+            call_sid="CA" + "0" * 32,
+            sequence_number=0,
+        ),
     }
 
 

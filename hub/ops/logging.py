@@ -146,6 +146,8 @@ def configure_logging(*, level: str, fmt: str) -> None:
             "loggers": {
                 "django.db.backends": {"level": "INFO"},
                 "daphne": {"level": "WARNING" if level == "INFO" else level},
+                # A line per job run otherwise; the hub's scheduler logs what matters itself.
+                "apscheduler": {"level": "WARNING" if level == "INFO" else level},
             },
         }
     )

@@ -26,3 +26,9 @@ def start_inprocess_worker_if_configured() -> None:
     _started.set()
     worker = Worker(dramatiq.get_broker(), worker_threads=2, worker_timeout=250)
     worker.start()
+
+    # The periodic jobs too (the inbox sweeper, call reconciliation): without a broker there
+    # is no separate scheduler process to enqueue them.
+    from hub.workers.scheduler import start_inprocess_scheduler
+
+    start_inprocess_scheduler()

@@ -45,10 +45,12 @@ class Job:
 
 def hub_jobs() -> list[Job]:
     """The hub's periodic jobs, with their intervals from settings."""
-    return [
-        Job(SWEEP_ACTOR, float(getattr(settings, "HUB_TWILIO_SWEEP_SECONDS", 30))),
-        Job(RECONCILE_ACTOR, float(settings.TWILIO_RECONCILE_INTERVAL_SECONDS)),
-    ]
+    jobs = [Job(SWEEP_ACTOR, float(settings.HUB_TWILIO_SWEEP_SECONDS))]
+    if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
+        jobs.append(Job(RECONCILE_ACTOR, float(settings.TWILIO_RECONCILE_INTERVAL_SECONDS)))
+    else:
+        logger.info("scheduler: no Twilio credentials, so no call reconciliation")
+    return jobs
 
 
 class NoLock:

@@ -161,8 +161,15 @@ def test_a_leader_that_dies_is_replaced_when_its_lock_expires(running, redis_url
 def test_the_hubs_jobs_come_from_settings(settings):
     settings.HUB_TWILIO_SWEEP_SECONDS = 7
     settings.TWILIO_RECONCILE_INTERVAL_SECONDS = 120
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "token"
 
     assert hub_jobs() == [Job(SWEEP_ACTOR, 7.0), Job(RECONCILE_ACTOR, 120.0)]
+
+
+def test_without_twilio_credentials_nothing_is_reconciled(settings):
+    settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = None
+
+    assert [job.actor_path for job in hub_jobs()] == [SWEEP_ACTOR]
 
 
 def test_without_redis_every_process_leads(settings):
@@ -180,6 +187,8 @@ def test_the_command_takes_the_lead_and_stops_cleanly_on_sigterm(redis_url):
         # Long intervals: nothing is enqueued on the shared broker while the test runs.
         "HUB_TWILIO_SWEEP_SECONDS": "3600",
         "TWILIO_RECONCILE_INTERVAL_SECONDS": "3600",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
     }
     key = f"{prefix}:scheduler:leader"
     client = redis.Redis.from_url(redis_url)

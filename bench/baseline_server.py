@@ -31,7 +31,15 @@ async def handler(ws) -> None:
 
 
 async def main(port: int) -> None:
-    async with serve(handler, "127.0.0.1", port, compression=None, max_queue=None, backlog=4096, ping_interval=None):
+    async with serve(
+        handler,
+        "127.0.0.1",
+        port,
+        compression=None,
+        max_queue=None,
+        backlog=4096,
+        ping_interval=None,
+    ):
         print("ready", flush=True)
         await asyncio.Future()
 

@@ -94,14 +94,37 @@ def prepare_database(env: dict[str, str], users: int) -> tuple[int, list[int]]:
             "is_active, is_staff, is_superuser, date_joined, created_at, updated_at) FROM STDIN"
         ) as copy:
             for n in range(users):
-                copy.write_row(["!", f"u{n}", f"u{n}@bench.test", "U", str(n), "company", True, True, False, False, "now", "now", "now"])
-        ids = [r[0] for r in conn.execute("SELECT id FROM authentication_user WHERE username LIKE 'u%%' ORDER BY id").fetchall()]
+                copy.write_row(
+                    [
+                        "!",
+                        f"u{n}",
+                        f"u{n}@bench.test",
+                        "U",
+                        str(n),
+                        "company",
+                        True,
+                        True,
+                        False,
+                        False,
+                        "now",
+                        "now",
+                        "now",
+                    ]
+                )
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM authentication_user WHERE username LIKE 'u%%' ORDER BY id"
+            ).fetchall()
+        ]
         with conn.cursor().copy(
             "COPY authentication_companyuser (user_id, company_id, role, joined_at, is_active, can_invite_users, "
             "can_manage_deals, can_view_reports, can_manage_customers) FROM STDIN"
         ) as copy:
             for uid in ids:
-                copy.write_row([uid, company, "sales_manager", "now", True, False, True, True, True])
+                copy.write_row(
+                    [uid, company, "sales_manager", "now", True, False, True, True, True]
+                )
     return company, ids
 
 
@@ -109,12 +132,20 @@ def token_for(user_id: int, key: str) -> str:
     import jwt
 
     now = int(time.time())
-    claims = {"token_type": "access", "exp": now + 3600, "iat": now, "jti": f"b{user_id}{now}", "user_id": user_id}
+    claims = {
+        "token_type": "access",
+        "exp": now + 3600,
+        "iat": now,
+        "jti": f"b{user_id}{now}",
+        "user_id": user_id,
+    }
     return jwt.encode(claims, key, algorithm="HS256")
 
 
 def start(cmd: list[str], env: dict[str, str], ready) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -127,7 +158,7 @@ def start(cmd: list[str], env: dict[str, str], ready) -> subprocess.Popen:
 
 def http_ok(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
             return r.status == 200
     except OSError:
         return False
@@ -151,7 +182,14 @@ class Clients:
 
         async def one(token: str):
             async with sem:
-                ws = await connect(self.url, origin=self.origin, compression=None, max_queue=None, open_timeout=60, ping_interval=None)
+                ws = await connect(
+                    self.url,
+                    origin=self.origin,
+                    compression=None,
+                    max_queue=None,
+                    open_timeout=60,
+                    ping_interval=None,
+                )
                 await ws.send(json.dumps({"type": "auth", "token": token}))
                 hello = json.loads(await ws.recv())
                 assert hello["type"] == "hello", hello
@@ -188,8 +226,15 @@ class Clients:
         await asyncio.gather(*(ws.close() for ws in self.conns), return_exceptions=True)
 
 
-def summarize(label: str, clients: Clients, commits: dict[int, float], n: int, k: int, elapsed: float) -> dict:
-    latencies = [(t - commits[eid]) * 1000 for eid, ts in clients.receipts.items() if eid in commits for t in ts]
+def summarize(
+    label: str, clients: Clients, commits: dict[int, float], n: int, k: int, elapsed: float
+) -> dict:
+    latencies = [
+        (t - commits[eid]) * 1000
+        for eid, ts in clients.receipts.items()
+        if eid in commits
+        for t in ts
+    ]
     spreads = [(max(ts) - min(ts)) * 1000 for ts in clients.receipts.values() if ts]
     deliveries = sum(len(ts) for ts in clients.receipts.values())
     return {
@@ -220,7 +265,9 @@ async def burst(clients: Clients, n: int, k: int, publish) -> tuple[dict[int, fl
     return commits, last - first
 
 
-async def steady(clients: Clients, n: int, rate: float, seconds: float, publish) -> dict[int, float]:
+async def steady(
+    clients: Clients, n: int, rate: float, seconds: float, publish
+) -> dict[int, float]:
     k = int(rate * seconds)
     clients.reset(n * k)
     commits: dict[int, float] = {}
@@ -247,9 +294,26 @@ async def run_hub(args, n: int, server: str) -> dict:
     relay = start([PY, "manage.py", "hub_relay", "--poll-interval", "1"], env, lambda: True)
     if server == "daphne":
         # Twisted's default listen backlog is 50: a burst of connects needs more.
-        cmd = [str(BIN / "daphne"), "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096", "config.asgi:application"]
+        cmd = [
+            str(BIN / "daphne"),
+            "-e",
+            f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
+            "config.asgi:application",
+        ]
     else:
-        cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning", "--ws-ping-interval", "0", "config.asgi:application"]
+        cmd = [
+            str(BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--ws-ping-interval",
+            "0",
+            "config.asgi:application",
+        ]
     web = start(cmd, env, lambda: http_ok(port))
     result: dict = {"server": server}
     try:
@@ -271,15 +335,29 @@ async def run_hub(args, n: int, server: str) -> dict:
                 [company, sid],
             )
             at = time.time()  # committed (autocommit): the trigger's event is now visible
-            event_id = await asyncio.to_thread(lambda: db.execute("SELECT max(id) FROM hub_event").fetchone()[0])
+            event_id = await asyncio.to_thread(
+                lambda: db.execute("SELECT max(id) FROM hub_event").fetchone()[0]
+            )
             return event_id, at
 
         await burst(clients, n, 2, publish)  # warm up
         spy = None
         if args.profile:
             spy = subprocess.Popen(
-                [str(BIN / "py-spy"), "record", "-p", str(web.pid), "-o", args.profile, "-f", "raw", "-r", "250"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    str(BIN / "py-spy"),
+                    "record",
+                    "-p",
+                    str(web.pid),
+                    "-o",
+                    args.profile,
+                    "-f",
+                    "raw",
+                    "-r",
+                    "250",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             await asyncio.sleep(1)
         commits, elapsed = await burst(clients, n, args.events, publish)
@@ -291,7 +369,10 @@ async def run_hub(args, n: int, server: str) -> dict:
             commits = await steady(clients, n, args.rate, args.seconds, publish)
             lat = summarize("", clients, commits, n, len(commits), 1)
             result["steady_rate"] = args.rate
-            result["steady_p50_ms"], result["steady_p99_ms"] = lat["latency_p50_ms"], lat["latency_p99_ms"]
+            result["steady_p50_ms"], result["steady_p99_ms"] = (
+                lat["latency_p50_ms"],
+                lat["latency_p99_ms"],
+            )
             result["steady_delivered"] = f"{lat['deliveries']}/{lat['expected']}"
         await clients.close()
         db.close()
@@ -310,7 +391,11 @@ async def run_hub(args, n: int, server: str) -> dict:
 
 async def run_baseline(args, n: int) -> dict:
     port = free_port()
-    proc = subprocess.Popen([PY, str(ROOT / "bench" / "baseline_server.py"), str(port)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [PY, str(ROOT / "bench" / "baseline_server.py"), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     result: dict = {"server": "websockets"}
     try:
@@ -322,14 +407,36 @@ async def run_baseline(args, n: int) -> dict:
         clients.listen()
         control = await connect(f"ws://127.0.0.1:{port}/publish", compression=None)
         seq = iter(range(1, 10**9))
-        payload = {"id": 0, "twilio_call_sid": "CA" + "0" * 32, "status": "Ringing", "direction": "Inbound",
-                   "from_number": "+14155550100", "to_number": "+14155550199", "user_id": None, "phone_number_id": None,
-                   "lead_id": None, "deal_id": None, "customer_id": None, "duration": None, "start_time": None,
-                   "end_time": None, "created_at": "2026-11-25T07:00:00.000000+00:00"}
+        payload = {
+            "id": 0,
+            "twilio_call_sid": "CA" + "0" * 32,
+            "status": "Ringing",
+            "direction": "Inbound",
+            "from_number": "+14155550100",
+            "to_number": "+14155550199",
+            "user_id": None,
+            "phone_number_id": None,
+            "lead_id": None,
+            "deal_id": None,
+            "customer_id": None,
+            "duration": None,
+            "start_time": None,
+            "end_time": None,
+            "created_at": "2026-11-25T07:00:00.000000+00:00",
+        }
 
         async def publish():
             event_id = next(seq)
-            frame = json.dumps({"type": "event", "id": event_id, "topic": "calls", "event": "call.created", "data": payload | {"id": event_id}}, separators=(",", ":"))
+            frame = json.dumps(
+                {
+                    "type": "event",
+                    "id": event_id,
+                    "topic": "calls",
+                    "event": "call.created",
+                    "data": payload | {"id": event_id},
+                },
+                separators=(",", ":"),
+            )
             at = time.time()
             await control.send(frame)
             return event_id, at
@@ -341,7 +448,10 @@ async def run_baseline(args, n: int) -> dict:
             commits = await steady(clients, n, args.rate, args.seconds, publish)
             lat = summarize("", clients, commits, n, len(commits), 1)
             result["steady_rate"] = args.rate
-            result["steady_p50_ms"], result["steady_p99_ms"] = lat["latency_p50_ms"], lat["latency_p99_ms"]
+            result["steady_p50_ms"], result["steady_p99_ms"] = (
+                lat["latency_p50_ms"],
+                lat["latency_p99_ms"],
+            )
             result["steady_delivered"] = f"{lat['deliveries']}/{lat['expected']}"
         await control.close()
         await clients.close()
@@ -358,9 +468,26 @@ async def run_idle(args, n: int, server: str) -> dict:
     _, user_ids = prepare_database(env, users)
     port = free_port()
     if server == "daphne":
-        cmd = [str(BIN / "daphne"), "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096", "config.asgi:application"]
+        cmd = [
+            str(BIN / "daphne"),
+            "-e",
+            f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
+            "config.asgi:application",
+        ]
     else:
-        cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning", "--ws-ping-interval", "0", "config.asgi:application"]
+        cmd = [
+            str(BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--ws-ping-interval",
+            "0",
+            "config.asgi:application",
+        ]
     web = start(cmd, env, lambda: http_ok(port))
     try:
         clients = Clients(f"ws://127.0.0.1:{port}/ws/", f"http://127.0.0.1:{port}")
@@ -372,8 +499,12 @@ async def run_idle(args, n: int, server: str) -> dict:
         connect_s = await clients.open(tokens)
         await asyncio.sleep(2)
         held = len(clients.conns) - 50
-        return {"server": server, "idle_connections": held, "connect_s": connect_s,
-                "kb_per_idle_connection": (rss_kb(web.pid) - base_rss) / held}
+        return {
+            "server": server,
+            "idle_connections": held,
+            "connect_s": connect_s,
+            "kb_per_idle_connection": (rss_kb(web.pid) - base_rss) / held,
+        }
     finally:
         web.terminate()
         try:
@@ -384,9 +515,16 @@ async def run_idle(args, n: int, server: str) -> dict:
 
 def show(rows: list[dict]) -> None:
     cols = [
-        ("label", "{}"), ("clients", "{}"), ("deliveries_per_s", "{:,.0f}"), ("fanout_ms_per_event", "{:.1f}"),
-        ("latency_p50_ms", "{:.1f}"), ("latency_p99_ms", "{:.1f}"), ("kb_per_connection", "{:.1f}"),
-        ("steady_p50_ms", "{:.1f}"), ("steady_p99_ms", "{:.1f}"), ("delivered", "{}"),
+        ("label", "{}"),
+        ("clients", "{}"),
+        ("deliveries_per_s", "{:,.0f}"),
+        ("fanout_ms_per_event", "{:.1f}"),
+        ("latency_p50_ms", "{:.1f}"),
+        ("latency_p99_ms", "{:.1f}"),
+        ("kb_per_connection", "{:.1f}"),
+        ("steady_p50_ms", "{:.1f}"),
+        ("steady_p99_ms", "{:.1f}"),
+        ("delivered", "{}"),
     ]
     print()
     print(" | ".join(c for c, _ in cols))
@@ -396,18 +534,33 @@ def show(rows: list[dict]) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--server", choices=["daphne", "uvicorn", "both"], default="daphne")
-    parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady latency run")
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="events/s of the steady latency run"
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--latency-clients", type=int, default=1000)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench"))
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--idle", type=int, help="only hold this many idle connections and report KB per connection")
-    parser.add_argument("--profile", help="record the web process with py-spy during the burst (raw output file)")
+    parser.add_argument(
+        "--idle", type=int, help="only hold this many idle connections and report KB per connection"
+    )
+    parser.add_argument(
+        "--profile", help="record the web process with py-spy during the burst (raw output file)"
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -415,8 +568,11 @@ async def main() -> None:
     if args.idle:
         for server in servers:
             idle = await run_idle(args, args.idle, server)
-            print(f"{server}: {idle['idle_connections']} idle connections held, {idle['kb_per_idle_connection']:.1f} KB each "
-                  f"(connected in {idle['connect_s']:.1f} s)", flush=True)
+            print(
+                f"{server}: {idle['idle_connections']} idle connections held, {idle['kb_per_idle_connection']:.1f} KB each "
+                f"(connected in {idle['connect_s']:.1f} s)",
+                flush=True,
+            )
         return
     rows = []
     for n in args.clients:
@@ -426,7 +582,10 @@ async def main() -> None:
             hub = await run_hub(args, n, server)
             hub["ratio"] = hub["deliveries_per_s"] / base["deliveries_per_s"]
             rows.append(hub)
-            print(f"N={n} {server}: {hub['deliveries_per_s']:,.0f} deliveries/s vs baseline {base['deliveries_per_s']:,.0f}/s → {hub['ratio']:.2f}×", flush=True)
+            print(
+                f"N={n} {server}: {hub['deliveries_per_s']:,.0f} deliveries/s vs baseline {base['deliveries_per_s']:,.0f}/s → {hub['ratio']:.2f}×",
+                flush=True,
+            )
     show(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

@@ -2,7 +2,9 @@
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks-0123456789")
+os.environ.setdefault(
+    "SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks-0123456789"
+)
 os.environ.setdefault("LOG_FORMAT", "console")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("HUB_PUBLIC_URL", "https://hub.example.test")
@@ -12,7 +14,7 @@ os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "0")
 # Test runs sharing one Redis must not hear each other's events.
 os.environ.setdefault("HUB_CHANNEL_PREFIX", f"hubtest{os.getpid()}")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False

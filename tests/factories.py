@@ -7,7 +7,14 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from hub.domain.authentication.models import Company, CompanyUser, Customer, CustomerCompany, Role, User
+from hub.domain.authentication.models import (
+    Company,
+    CompanyUser,
+    Customer,
+    CustomerCompany,
+    Role,
+    User,
+)
 from hub.domain.calls.models import Call, CallDirection, PhoneNumber
 from hub.domain.crm.models import Deal, Lead
 from hub.domain.crm.services import pipeline_create_default
@@ -29,7 +36,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
@@ -43,7 +50,7 @@ class CompanyFactory(factory.django.DjangoModelFactory):
     created_by = factory.SubFactory(UserFactory)
 
     @factory.post_generation
-    def pipeline(obj, create, extracted, **kwargs):  # noqa: N805
+    def pipeline(obj, create, extracted, **kwargs):
         if create:
             pipeline_create_default(company=obj)
 

@@ -141,7 +141,11 @@ class Dispatcher:
             return list(members)
         if audience == Audience.DEAL_MANAGERS:
             company_id, user_id = event["company_id"], event["user_id"]
-            return [c for c in members if c.viewer.companies.get(company_id) or c.viewer.user_id == user_id]
+            return [
+                c
+                for c in members
+                if c.viewer.companies.get(company_id) or c.viewer.user_id == user_id
+            ]
         return []
 
     # --- delivery ----------------------------------------------------------------------
@@ -215,7 +219,7 @@ class Dispatcher:
                 message = await layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the layer (Redis) is away: wait, re-join, catch up
+            except Exception as exc:
                 log.warning("channel layer unavailable", error=repr(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -235,7 +239,7 @@ class Dispatcher:
             await asyncio.sleep(settings.HUB_GROUP_REFRESH_SECONDS)
             try:
                 await self._subscribe()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("could not refresh the group membership", error=repr(exc))
 
     # --- the embedded default ----------------------------------------------------------
@@ -258,7 +262,9 @@ class Dispatcher:
         from hub.domain.events.fanout import publish_batch
         from hub.domain.events.relay import Relay
 
-        self.relay = Relay(publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS)
+        self.relay = Relay(
+            publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS
+        )
         await self.relay.run(self._stop)
 
     # --- graceful shutdown --------------------------------------------------------------
@@ -275,7 +281,9 @@ class Dispatcher:
         assert loop is not None
 
         def on_sigterm(signum, frame):
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._drain_then_stop(previous, signum, frame)))
+            loop.call_soon_threadsafe(
+                lambda: loop.create_task(self._drain_then_stop(previous, signum, frame))
+            )
 
         signal.signal(signal.SIGTERM, on_sigterm)
         self._drain_installed = True
@@ -318,7 +326,11 @@ def _write_now(transport: Any, data: bytes) -> None:
     at once as asyncio does, and hand Twisted only what the kernel did not take.
     """
     sock = getattr(transport, "socket", None)
-    idle = not transport.dataBuffer and not transport._tempDataLen and not getattr(transport, "TLS", False)
+    idle = (
+        not transport.dataBuffer
+        and not transport._tempDataLen
+        and not getattr(transport, "TLS", False)
+    )
     if sock is None or not idle:
         transport.write(data)
         return

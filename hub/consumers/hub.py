@@ -40,7 +40,12 @@ def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
 
     viewer, memberships = viewer_memberships(user=user)
     companies = [
-        {"id": m.company_id, "name": m.company.company_name, "role": m.role, "can_manage_deals": m.can_manage_deals}
+        {
+            "id": m.company_id,
+            "name": m.company.company_name,
+            "role": m.role,
+            "can_manage_deals": m.can_manage_deals,
+        }
         for m in memberships
     ]
     hello = {
@@ -77,7 +82,10 @@ def _replay(viewer: Viewer, after: int, upto: int) -> tuple[bool, list[dict[str,
 def _mark_read(user, notification_id: str | None, everything: bool) -> int | None:
     from django.core.exceptions import ValidationError
 
-    from hub.domain.notifications.services import notification_mark_read, notifications_mark_all_read
+    from hub.domain.notifications.services import (
+        notification_mark_read,
+        notifications_mark_all_read,
+    )
 
     if everything:
         return notifications_mark_all_read(user=user)
@@ -100,7 +108,11 @@ def _daphne_protocol(send):
         if owner is not None and hasattr(owner, "real_send"):
             send = owner.real_send
             continue
-        if isinstance(send, functools.partial) and getattr(send.func, "__name__", "") == "handle_reply" and send.args:
+        if (
+            isinstance(send, functools.partial)
+            and getattr(send.func, "__name__", "") == "handle_reply"
+            and send.args
+        ):
             protocol_ = send.args[0]
             return protocol_ if hasattr(protocol_, "sendPreparedMessage") else None
         return None
@@ -162,7 +174,10 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         raw = text_data if text_data is not None else bytes_data or b""
         if len(raw) > settings.HUB_WS_MAX_FRAME_BYTES:
-            await self.send_error(protocol.ERR_FRAME_TOO_LARGE, f"frames are limited to {settings.HUB_WS_MAX_FRAME_BYTES} bytes")
+            await self.send_error(
+                protocol.ERR_FRAME_TOO_LARGE,
+                f"frames are limited to {settings.HUB_WS_MAX_FRAME_BYTES} bytes",
+            )
             await self.close_with(protocol.CLOSE_TOO_BIG, "frame too large")
             return
         try:
@@ -171,22 +186,30 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_error(protocol.ERR_INVALID_JSON, "frames must be JSON objects")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self.send_error(protocol.ERR_INVALID_FRAME, 'frames must be objects with a string "type"')
+            await self.send_error(
+                protocol.ERR_INVALID_FRAME, 'frames must be objects with a string "type"'
+            )
             return
         kind = frame["type"]
         ref = frame.get("ref")
         if kind == "ping":
-            await self.send_frame({"type": "pong", "ref": ref} if ref is not None else {"type": "pong"})
+            await self.send_frame(
+                {"type": "pong", "ref": ref} if ref is not None else {"type": "pong"}
+            )
             return
         if kind == "auth":
             await self._auth(frame)
             return
         if self.user is None:
-            await self.send_error(protocol.ERR_AUTH_REQUIRED, 'send {"type": "auth", "token": ...} first', ref=ref)
+            await self.send_error(
+                protocol.ERR_AUTH_REQUIRED, 'send {"type": "auth", "token": ...} first', ref=ref
+            )
             return
         handler = self._ACTIONS.get(kind)
         if handler is None:
-            await self.send_error(protocol.ERR_UNKNOWN_TYPE, f"unknown frame type {kind!r}", ref=ref)
+            await self.send_error(
+                protocol.ERR_UNKNOWN_TYPE, f"unknown frame type {kind!r}", ref=ref
+            )
             return
         await handler(self, frame)
 
@@ -205,7 +228,11 @@ class HubConsumer(AsyncWebsocketConsumer):
     # --- authentication ----------------------------------------------------------------
     async def _auth(self, frame: dict) -> None:
         if self.user is not None:
-            await self.send_error(protocol.ERR_ALREADY_AUTHENTICATED, "this connection is authenticated", ref=frame.get("ref"))
+            await self.send_error(
+                protocol.ERR_ALREADY_AUTHENTICATED,
+                "this connection is authenticated",
+                ref=frame.get("ref"),
+            )
             return
         try:
             token = access_token_decode(frame.get("token"))
@@ -255,7 +282,11 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def _resume(self, frame: dict) -> None:
         after = frame.get("after")
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            await self.send_error(protocol.ERR_INVALID_FRAME, '"after" must be a non-negative integer', ref=frame.get("ref"))
+            await self.send_error(
+                protocol.ERR_INVALID_FRAME,
+                '"after" must be a non-negative integer',
+                ref=frame.get("ref"),
+            )
             return
         assert self.viewer is not None
         self.replaying = True
@@ -271,7 +302,9 @@ class HubConsumer(AsyncWebsocketConsumer):
                 sent = set()
                 for event in events:
                     sent.add(event["id"])
-                    await self._write({"type": "websocket.send", "text": protocol.event_frame_text(event)})
+                    await self._write(
+                        {"type": "websocket.send", "text": protocol.event_frame_text(event)}
+                    )
                 await self.send_frame(
                     {
                         "type": "resumed",
@@ -293,11 +326,17 @@ class HubConsumer(AsyncWebsocketConsumer):
         everything = frame.get("all") is True
         notification_id = frame.get("id")
         if not everything and not isinstance(notification_id, str):
-            await self.send_error(protocol.ERR_INVALID_FRAME, 'give "id" (a notification id) or "all": true', ref=frame.get("ref"))
+            await self.send_error(
+                protocol.ERR_INVALID_FRAME,
+                'give "id" (a notification id) or "all": true',
+                ref=frame.get("ref"),
+            )
             return
         count = await _mark_read(self.user, notification_id, everything)
         if count is None:
-            await self.send_error(protocol.ERR_NOT_FOUND, "no such notification", ref=frame.get("ref"))
+            await self.send_error(
+                protocol.ERR_NOT_FOUND, "no such notification", ref=frame.get("ref")
+            )
             return
         reply: dict[str, Any] = {"type": "ack", "action": "notification.read", "count": count}
         if frame.get("ref") is not None:
@@ -355,7 +394,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             await _Resume(coro, blocked_on)
             while self.outbox and not self.closing:
                 await self.base_send(self.outbox.popleft())
-        except Exception:  # noqa: BLE001 - the client is gone; disconnect() cleans up
+        except Exception:
             self.outbox = _NO_OUTBOX
         finally:
             self.sending = False
@@ -375,7 +414,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.closing = True
         self.outbox = _NO_OUTBOX
         dispatcher.unregister(self)
-        log.info("closing websocket", code=code, reason=reason, user_id=getattr(self.user, "id", None))
+        log.info(
+            "closing websocket", code=code, reason=reason, user_id=getattr(self.user, "id", None)
+        )
         raw = self.raw
         if raw is not None and code != 1000 and not 3000 <= code <= 4999:
             # Autobahn's sendClose, which daphne calls, refuses the protocol's own codes
@@ -397,7 +438,7 @@ class _Resume:
         while True:
             try:
                 sent = yield value
-            except BaseException as exc:  # noqa: BLE001 - hand cancellation etc. to the coroutine
+            except BaseException as exc:
                 try:
                     value = self.coro.throw(exc)
                 except StopIteration as stop:

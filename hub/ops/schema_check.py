@@ -40,8 +40,20 @@ MISSING_INDEX = "missing index"
 MISSING_CHECK = "missing check"
 EXTRA_CHECK = "extra check"
 KINDS = (
-    MISSING_TABLE, EXTRA_TABLE, MISSING_COLUMN, EXTRA_COLUMN, COLUMN_TYPE, NULLABILITY, PRIMARY_KEY,
-    MISSING_UNIQUE, EXTRA_UNIQUE, MISSING_FK, FK_TARGET, EXTRA_FK, MISSING_INDEX, MISSING_CHECK,
+    MISSING_TABLE,
+    EXTRA_TABLE,
+    MISSING_COLUMN,
+    EXTRA_COLUMN,
+    COLUMN_TYPE,
+    NULLABILITY,
+    PRIMARY_KEY,
+    MISSING_UNIQUE,
+    EXTRA_UNIQUE,
+    MISSING_FK,
+    FK_TARGET,
+    EXTRA_FK,
+    MISSING_INDEX,
+    MISSING_CHECK,
     EXTRA_CHECK,
 )
 
@@ -84,6 +96,7 @@ class TableShape:
 
 
 # --- the models' side -----------------------------------------------------------------------------
+
 
 def shared_models() -> list[type[models.Model]]:
     """Return every model with a shared table, the automatic M2M join tables included."""
@@ -188,6 +201,7 @@ def _condition_columns(model: type[models.Model], condition: object) -> frozense
 
 # --- the database's side --------------------------------------------------------------------------
 
+
 def database_shape(connection: BaseDatabaseWrapper, cursor, table: str) -> TableShape:
     introspection = connection.introspection
     shape = TableShape(columns=_database_columns(connection, cursor, table))
@@ -210,7 +224,9 @@ def database_shape(connection: BaseDatabaseWrapper, cursor, table: str) -> Table
         shape.primary_key = tuple(introspection.get_primary_key_columns(cursor, table) or ())
     shape.foreign_keys = {
         column: (target_table, target_column)
-        for column, (target_column, target_table) in introspection.get_relations(cursor, table).items()
+        for column, (target_column, target_table) in introspection.get_relations(
+            cursor, table
+        ).items()
     }
     return shape
 
@@ -263,6 +279,7 @@ def _partial_indexes(connection: BaseDatabaseWrapper, cursor, table: str) -> set
 
 # --- the comparison -------------------------------------------------------------------------------
 
+
 def schema_differences(connection: BaseDatabaseWrapper) -> list[Difference]:
     """Return every difference between the shared tables of ``connection`` and the models."""
     expected = {model._meta.db_table: model for model in shared_models()}
@@ -303,10 +320,14 @@ def _compare_columns(table: str, want: TableShape, have: TableShape) -> Iterable
     for name, column in want.columns.items():
         actual = have.columns.get(name)
         if actual is None:
-            yield Difference(table, MISSING_COLUMN, f"missing column {name} ({_describe(column)})", name)
+            yield Difference(
+                table, MISSING_COLUMN, f"missing column {name} ({_describe(column)})", name
+            )
             continue
         if actual.type != column.type:
-            detail = f"column {name}: type {actual.type} in the database, {column.type} in the model"
+            detail = (
+                f"column {name}: type {actual.type} in the database, {column.type} in the model"
+            )
             yield Difference(table, COLUMN_TYPE, detail, name)
         if actual.null != column.null:
             detail = (
@@ -315,7 +336,9 @@ def _compare_columns(table: str, want: TableShape, have: TableShape) -> Iterable
             )
             yield Difference(table, NULLABILITY, detail, name)
         if column.auto and actual.auto is False:
-            detail = f"column {name}: not auto-incrementing in the database (no identity or sequence)"
+            detail = (
+                f"column {name}: not auto-incrementing in the database (no identity or sequence)"
+            )
             yield Difference(table, PRIMARY_KEY, detail, name)
     for name, column in have.columns.items():
         if name not in want.columns:
@@ -326,7 +349,9 @@ def _compare_columns(table: str, want: TableShape, have: TableShape) -> Iterable
 def _compare_keys(table: str, want: TableShape, have: TableShape) -> Iterable[Difference]:
     if want.primary_key != have.primary_key:
         actual = f"({', '.join(have.primary_key)})" if have.primary_key else "none"
-        detail = f"primary key {actual} in the database, ({', '.join(want.primary_key)}) in the model"
+        detail = (
+            f"primary key {actual} in the database, ({', '.join(want.primary_key)}) in the model"
+        )
         yield Difference(table, PRIMARY_KEY, detail)
     for key, columns in want.uniques.items():
         if key not in have.uniques and key[0] <= have.columns.keys():
@@ -361,7 +386,9 @@ def _compare_foreign_keys(table: str, want: TableShape, have: TableShape) -> Ite
             yield Difference(table, EXTRA_FK, detail, column)
 
 
-def _compare_indexes_and_checks(table: str, want: TableShape, have: TableShape) -> Iterable[Difference]:
+def _compare_indexes_and_checks(
+    table: str, want: TableShape, have: TableShape
+) -> Iterable[Difference]:
     for columns in sorted(want.indexes):
         # An index whose leading columns are these serves the same lookups.
         if not any(index[: len(columns)] == columns for index in have.indexes):
@@ -369,7 +396,9 @@ def _compare_indexes_and_checks(table: str, want: TableShape, have: TableShape) 
                 yield Difference(table, MISSING_INDEX, f"missing index ({', '.join(columns)})")
     for columns in sorted(want.checks - have.checks, key=sorted):
         if columns <= have.columns.keys():
-            yield Difference(table, MISSING_CHECK, f"missing CHECK on ({', '.join(sorted(columns))})")
+            yield Difference(
+                table, MISSING_CHECK, f"missing CHECK on ({', '.join(sorted(columns))})"
+            )
     for columns in sorted(have.checks - want.checks, key=sorted):
         detail = f"CHECK on ({', '.join(sorted(columns))}) not declared by the model"
         yield Difference(table, EXTRA_CHECK, detail)

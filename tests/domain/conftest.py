@@ -53,5 +53,6 @@ def services_publish(db) -> None:
     On PostgreSQL the trigger's NOTIFY wakes the relay instead; tests/events covers that path.
     """
     if connection.vendor != "sqlite":
-        pytest.skip("on PostgreSQL the trigger's NOTIFY, not an on_commit callback, wakes the relay")
-
+        pytest.skip(
+            "on PostgreSQL the trigger's NOTIFY, not an on_commit callback, wakes the relay"
+        )

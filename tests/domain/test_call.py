@@ -4,7 +4,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from hub.domain.calls.models import Call, CallStatus, VoicemailMessage
-from hub.domain.calls.services import call_create, call_note_add, call_update_status, voicemail_create
+from hub.domain.calls.services import (
+    call_create,
+    call_note_add,
+    call_update_status,
+    voicemail_create,
+)
 from hub.domain.events import payloads
 from tests import factories
 
@@ -121,7 +126,11 @@ def test_call_updated_only_when_the_status_changes(acme, events):
 
     ringing, completed = events.new()
     assert (ringing.type, ringing.payload["status"]) == ("call.updated", "Ringing")
-    assert (completed.type, completed.payload["status"], completed.payload["duration"]) == ("call.updated", "Completed", 60)
+    assert (completed.type, completed.payload["status"], completed.payload["duration"]) == (
+        "call.updated",
+        "Completed",
+        60,
+    )
     assert {ringing.company_id, completed.company_id} == {acme.id}
 
 

@@ -35,7 +35,11 @@ def test_company_create_gives_one_default_sales_pipeline(db):
 def test_default_stages_are_numbered_in_order(db):
     company = company_create(company_name="Initech", created_by=factories.UserFactory())
 
-    orders = list(DealStage.objects.filter(pipeline__company=company).order_by("order").values_list("order", flat=True))
+    orders = list(
+        DealStage.objects.filter(pipeline__company=company)
+        .order_by("order")
+        .values_list("order", flat=True)
+    )
     assert orders == sorted(set(orders))
     assert len(orders) == 6
 

@@ -43,7 +43,10 @@ def test_the_same_user_cannot_join_a_company_twice(acme, alice):
 def test_a_user_may_belong_to_two_companies(acme, globex, bob):
     company_user_add(company=globex, user=bob, role=Role.MANAGER)
 
-    assert set(CompanyUser.objects.filter(user=bob).values_list("company_id", flat=True)) == {acme.id, globex.id}
+    assert set(CompanyUser.objects.filter(user=bob).values_list("company_id", flat=True)) == {
+        acme.id,
+        globex.id,
+    }
 
 
 def test_an_unknown_role_is_refused(acme):
@@ -55,7 +58,11 @@ def test_an_unknown_role_is_refused(acme):
 
 def test_company_user_add_records_department_and_inviter(acme, alice):
     membership = company_user_add(
-        company=acme, user=factories.UserFactory(), role=Role.SUPPORT_STAFF, department="support", invited_by=alice
+        company=acme,
+        user=factories.UserFactory(),
+        role=Role.SUPPORT_STAFF,
+        department="support",
+        invited_by=alice,
     )
 
     membership.refresh_from_db()
@@ -63,7 +70,9 @@ def test_company_user_add_records_department_and_inviter(acme, alice):
 
 
 def test_set_role_resets_the_permissions_to_the_new_roles_defaults(acme):
-    membership = company_user_add(company=acme, user=factories.UserFactory(), role=Role.SUPPORT_STAFF)
+    membership = company_user_add(
+        company=acme, user=factories.UserFactory(), role=Role.SUPPORT_STAFF
+    )
     membership.can_invite_users = True  # a hand-granted extra the new role does not keep
     membership.save()
 

@@ -5,7 +5,12 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from hub.domain.emails import crypto
-from hub.domain.emails.crypto import CredentialError, credential_decrypt, credential_encrypt, credential_rotate
+from hub.domain.emails.crypto import (
+    CredentialError,
+    credential_decrypt,
+    credential_encrypt,
+    credential_rotate,
+)
 from hub.domain.emails.models import EmailAccount
 from hub.domain.emails.services import email_account_create, email_account_set_password
 
@@ -18,7 +23,12 @@ def _use_keys(settings, *keys: str) -> None:
 
 
 def _account(company, user, **fields) -> EmailAccount:
-    defaults = {"email": "Sales@Acme.test", "provider": "imap", "username": "sales@acme.test", "password": SECRET}
+    defaults = {
+        "email": "Sales@Acme.test",
+        "provider": "imap",
+        "username": "sales@acme.test",
+        "password": SECRET,
+    }
     return email_account_create(company=company, user=user, **(defaults | fields))
 
 
@@ -138,4 +148,3 @@ def test_rotating_a_stored_account(settings, acme, alice):
         assert credential_decrypt(account.password) == SECRET
     finally:
         crypto._fernet.cache_clear()
-

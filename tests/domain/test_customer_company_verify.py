@@ -7,7 +7,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from hub.domain.authentication.models import AccountType, CustomerCompany
-from hub.domain.authentication.services import customer_company_link, customer_company_verify, customer_create
+from hub.domain.authentication.services import (
+    customer_company_link,
+    customer_company_verify,
+    customer_create,
+)
 from tests import factories
 
 

@@ -7,7 +7,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from hub.domain.crm.models import Deal, DealStage, DealStatus, Pipeline
-from hub.domain.crm.services import deal_assign, deal_create, deal_mark_lost, deal_mark_won, deal_move
+from hub.domain.crm.services import (
+    deal_assign,
+    deal_create,
+    deal_mark_lost,
+    deal_mark_won,
+    deal_move,
+)
 from hub.domain.events import payloads
 from tests import factories
 
@@ -106,7 +112,9 @@ def test_deal_create_refuses_a_lead_of_another_company(acme, alice, globex):
     assert not Deal.objects.exists()
 
 
-@pytest.mark.parametrize(("name", "probability"), [("Qualification", 25), ("Proposal", 50), ("Closed Lost", 0)])
+@pytest.mark.parametrize(
+    ("name", "probability"), [("Qualification", 25), ("Proposal", 50), ("Closed Lost", 0)]
+)
 def test_moving_a_deal_takes_the_new_stages_probability(acme, deal, name, probability):
     deal_move(deal=deal, stage=_stage(acme, name))
 
@@ -223,7 +231,11 @@ def test_deal_move_appends_deal_updated_with_what_changed(acme, deal, events):
     deal_move(deal=deal, stage=_stage(acme, "Proposal"))
 
     event = events.one()
-    assert (event.type, event.audience, event.company_id) == ("deal.updated", "deal_managers", acme.id)
+    assert (event.type, event.audience, event.company_id) == (
+        "deal.updated",
+        "deal_managers",
+        acme.id,
+    )
     assert event.payload["changed"] == ["stage_id"]
     assert (event.payload["stage_id"], event.payload["probability"]) == (deal.stage_id, 50)
 
@@ -261,7 +273,9 @@ def test_a_refused_move_appends_nothing(globex, deal, events):
     assert events.new() == []
 
 
-def test_the_event_is_published_after_commit(acme, alice, events, services_publish, django_capture_on_commit_callbacks):
+def test_the_event_is_published_after_commit(
+    acme, alice, events, services_publish, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         _create(acme, alice)
 

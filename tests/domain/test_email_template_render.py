@@ -6,7 +6,11 @@ import pytest
 
 from hub.domain.crm.services import deal_create
 from hub.domain.emails.models import EmailTemplate
-from hub.domain.emails.services import email_template_context, email_template_render, email_template_use
+from hub.domain.emails.services import (
+    email_template_context,
+    email_template_render,
+    email_template_use,
+)
 
 
 @pytest.fixture
@@ -35,7 +39,9 @@ def test_the_standard_variables_and_a_custom_field_are_filled(template):
     rendered = email_template_render(template=template, context=CONTEXT)
 
     assert rendered["subject"] == "Rocket skates for Wile E. Coyote"
-    assert rendered["body_html"] == "<p>Hi Wile E. Coyote,</p><p>Alice Smith at Acme. Code: BEEP10</p>"
+    assert (
+        rendered["body_html"] == "<p>Hi Wile E. Coyote,</p><p>Alice Smith at Acme. Code: BEEP10</p>"
+    )
 
 
 def test_spaces_inside_the_braces_are_allowed_and_unknown_variables_left_intact(template):
@@ -52,15 +58,21 @@ def test_missing_variables_are_left_as_they_are(template):
 
 
 def test_values_are_not_rendered_again(template):
-    rendered = email_template_render(template=template, context={"customer_name": "{{deal_title}}", "deal_title": "X"})
+    rendered = email_template_render(
+        template=template, context={"customer_name": "{{deal_title}}", "deal_title": "X"}
+    )
 
     assert rendered["subject"] == "X for {{deal_title}}"
 
 
 def test_non_text_values_are_written_out(acme, alice):
-    template = EmailTemplate(company=acme, created_by=alice, subject="{{amount}} / {{count}}", body_html="")
+    template = EmailTemplate(
+        company=acme, created_by=alice, subject="{{amount}} / {{count}}", body_html=""
+    )
 
-    rendered = email_template_render(template=template, context={"amount": Decimal("12.50"), "count": 3})
+    rendered = email_template_render(
+        template=template, context={"amount": Decimal("12.50"), "count": 3}
+    )
 
     assert rendered == {"subject": "12.50 / 3", "body_html": "", "body_text": ""}
 
@@ -68,8 +80,13 @@ def test_non_text_values_are_written_out(acme, alice):
 def test_email_template_context_builds_the_standard_variables(acme, alice):
     alice.first_name, alice.last_name = "Alice", "Smith"
     deal = deal_create(
-        company=acme, created_by=alice, title="Rocket skates", value=Decimal("99.00"),
-        contact_name="Wile E. Coyote", contact_email="wile@client.test", company_name="Coyote Ltd",
+        company=acme,
+        created_by=alice,
+        title="Rocket skates",
+        value=Decimal("99.00"),
+        contact_name="Wile E. Coyote",
+        contact_email="wile@client.test",
+        company_name="Coyote Ltd",
     )
 
     context = email_template_context(company=acme, user=alice, deal=deal, promo_code="BEEP10")
@@ -85,8 +102,13 @@ def test_email_template_context_builds_the_standard_variables(acme, alice):
 
 def test_an_explicit_customer_name_wins_over_the_deal_contact(acme, alice):
     deal = deal_create(
-        company=acme, created_by=alice, title="T", value=Decimal("1"),
-        contact_name="Contact Person", contact_email="c@client.test", company_name="C",
+        company=acme,
+        created_by=alice,
+        title="T",
+        value=Decimal("1"),
+        contact_name="Contact Person",
+        contact_email="c@client.test",
+        company_name="C",
     )
 
     context = email_template_context(deal=deal, customer_name="Real Customer")

@@ -26,11 +26,15 @@ def invitee(db):
 
 @pytest.fixture
 def invitation(acme, alice, invitee):
-    return invitation_create(company=acme, email=invitee.email, role=Role.SUPPORT_STAFF, invited_by=alice)
+    return invitation_create(
+        company=acme, email=invitee.email, role=Role.SUPPORT_STAFF, invited_by=alice
+    )
 
 
 def _overdue(invitation: UserInvitation) -> UserInvitation:
-    UserInvitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    UserInvitation.objects.filter(pk=invitation.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     invitation.refresh_from_db()
     return invitation
 
@@ -41,7 +45,9 @@ def test_the_token_is_a_uuid(invitation):
 
 def test_each_invitation_gets_its_own_token(acme, alice):
     tokens = {
-        invitation_create(company=acme, email=f"person{i}@example.com", role=Role.MANAGER, invited_by=alice).invitation_token
+        invitation_create(
+            company=acme, email=f"person{i}@example.com", role=Role.MANAGER, invited_by=alice
+        ).invitation_token
         for i in range(5)
     }
     assert len(tokens) == 5
@@ -57,7 +63,9 @@ def test_it_expires_seven_days_after_creation(invitation):
 
 
 def test_the_address_is_stored_in_lower_case(acme, alice):
-    invitation = invitation_create(company=acme, email=" NewHire@Example.com ", role=Role.MANAGER, invited_by=alice)
+    invitation = invitation_create(
+        company=acme, email=" NewHire@Example.com ", role=Role.MANAGER, invited_by=alice
+    )
 
     assert invitation.email == "newhire@example.com"
 
@@ -76,7 +84,11 @@ def test_accepting_makes_a_membership_with_the_invitations_role(acme, alice, inv
 
     membership.refresh_from_db()
     invitation.refresh_from_db()
-    assert (membership.company, membership.user, membership.role) == (acme, invitee, Role.SUPPORT_STAFF)
+    assert (membership.company, membership.user, membership.role) == (
+        acme,
+        invitee,
+        Role.SUPPORT_STAFF,
+    )
     assert membership.invited_by == alice
     assert (membership.can_manage_customers, membership.can_manage_deals) == (True, False)
     assert invitation.status == InvitationStatus.ACCEPTED
@@ -85,7 +97,9 @@ def test_accepting_makes_a_membership_with_the_invitations_role(acme, alice, inv
 
 def test_the_address_may_differ_in_case(acme, alice):
     user = factories.UserFactory(email="casey@example.com")
-    invitation = invitation_create(company=acme, email="Casey@Example.com", role=Role.MANAGER, invited_by=alice)
+    invitation = invitation_create(
+        company=acme, email="Casey@Example.com", role=Role.MANAGER, invited_by=alice
+    )
 
     assert invitation_accept(token=invitation.invitation_token, user=user).role == Role.MANAGER
 

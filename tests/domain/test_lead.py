@@ -9,7 +9,12 @@ from hub.domain.events import payloads
 
 
 def _create(company, by, **fields) -> Lead:
-    defaults = {"first_name": "Road", "last_name": "Runner", "email": "beep@desert.test", "lead_source": "website"}
+    defaults = {
+        "first_name": "Road",
+        "last_name": "Runner",
+        "email": "beep@desert.test",
+        "lead_source": "website",
+    }
     return lead_create(company=company, created_by=by, **(defaults | fields))
 
 
@@ -81,6 +86,14 @@ def test_lead_updates_append_what_changed(acme, alice, bob, events):
     lead_assign(lead=lead, assignee=bob)
 
     status, assigned = events.new()
-    assert (status.type, status.payload["changed"], status.user_id) == ("lead.updated", ["status"], None)
-    assert (assigned.type, assigned.payload["changed"], assigned.user_id) == ("lead.updated", ["assigned_to_id"], bob.id)
+    assert (status.type, status.payload["changed"], status.user_id) == (
+        "lead.updated",
+        ["status"],
+        None,
+    )
+    assert (assigned.type, assigned.payload["changed"], assigned.user_id) == (
+        "lead.updated",
+        ["assigned_to_id"],
+        bob.id,
+    )
     assert {status.company_id, assigned.company_id} == {acme.id}

@@ -41,7 +41,11 @@ def test_converting_creates_a_deal_in_the_default_pipelines_first_stage(acme, al
 def test_the_deal_carries_the_leads_contact_and_value(alice, lead):
     deal = lead_convert(lead=lead, by=alice)
 
-    assert (deal.contact_name, deal.contact_email, deal.contact_phone) == ("Road Runner", "beep@desert.test", "+14155550123")
+    assert (deal.contact_name, deal.contact_email, deal.contact_phone) == (
+        "Road Runner",
+        "beep@desert.test",
+        "+14155550123",
+    )
     assert deal.company_name == "Desert Co"
     assert deal.value == Decimal("1500.00")
     assert deal.title == "Desert Co deal"
@@ -65,11 +69,17 @@ def test_the_lead_is_marked_converted(alice, lead):
 
 
 def test_a_lead_without_company_name_or_value(acme, alice):
-    lead = factories.LeadFactory(company=acme, first_name="Solo", last_name="Person", company_name=None)
+    lead = factories.LeadFactory(
+        company=acme, first_name="Solo", last_name="Person", company_name=None
+    )
 
     deal = lead_convert(lead=lead, by=alice)
 
-    assert (deal.company_name, deal.title, deal.value) == ("Solo Person", "Solo Person deal", Decimal("0"))
+    assert (deal.company_name, deal.title, deal.value) == (
+        "Solo Person",
+        "Solo Person deal",
+        Decimal("0"),
+    )
 
 
 def test_converting_twice_is_refused(alice, lead):

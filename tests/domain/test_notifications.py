@@ -7,7 +7,11 @@ from django.core.exceptions import ValidationError
 
 from hub.domain.events import payloads
 from hub.domain.notifications.models import Notification
-from hub.domain.notifications.services import notification_create, notification_mark_read, notifications_mark_all_read
+from hub.domain.notifications.services import (
+    notification_create,
+    notification_mark_read,
+    notifications_mark_all_read,
+)
 
 
 def _notify(user, title: str = "Deal won", **fields) -> Notification:
@@ -103,7 +107,11 @@ def test_create_appends_notification_created_for_the_user_only(alice, events):
     note = _notify(alice)
 
     event = events.one()
-    assert (event.type, event.topic, event.audience) == ("notification.created", "notifications", "user")
+    assert (event.type, event.topic, event.audience) == (
+        "notification.created",
+        "notifications",
+        "user",
+    )
     assert (event.user_id, event.company_id) == (alice.id, None)
     note.refresh_from_db()
     assert event.payload == payloads.notification_payload(note)
@@ -143,7 +151,9 @@ def test_mark_all_read_appends_one_event_per_notification(alice, events):
     assert {e.user_id for e in read} == {alice.id}
 
 
-def test_the_push_waits_for_the_commit(alice, events, services_publish, django_capture_on_commit_callbacks):
+def test_the_push_waits_for_the_commit(
+    alice, events, services_publish, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         _notify(alice)
 

@@ -63,13 +63,24 @@ def test_defaults_are_no_discount_and_no_tax(order):
 
 
 def test_the_order_total_is_the_sum_of_its_items(order):
-    order_item_add(order=order, product_name="Anvil", unit_price=Decimal("19.99"), quantity=3,
-                   discount=Decimal("5.00"), tax=Decimal("4.20"))
+    order_item_add(
+        order=order,
+        product_name="Anvil",
+        unit_price=Decimal("19.99"),
+        quantity=3,
+        discount=Decimal("5.00"),
+        tax=Decimal("4.20"),
+    )
     order.refresh_from_db()
     assert order.total_amount == Decimal("59.17")
 
-    order_item_add(order=order, product_name="Rocket skates", unit_price=Decimal("0.10"), quantity=3,
-                   tax=Decimal("0.01"))
+    order_item_add(
+        order=order,
+        product_name="Rocket skates",
+        unit_price=Decimal("0.10"),
+        quantity=3,
+        tax=Decimal("0.01"),
+    )
 
     order.refresh_from_db()
     assert order.total_amount == Decimal("59.48")
@@ -78,7 +89,9 @@ def test_the_order_total_is_the_sum_of_its_items(order):
 
 def test_the_total_is_exact_to_the_cent(order):
     # 0.10 × 3 is 0.30000000000000004 in binary floating point; in Decimal it is 0.30.
-    item = order_item_add(order=order, product_name="Bird seed", unit_price=Decimal("0.10"), quantity=3)
+    item = order_item_add(
+        order=order, product_name="Bird seed", unit_price=Decimal("0.10"), quantity=3
+    )
 
     item.refresh_from_db()
     assert item.total_price == Decimal("0.30")
@@ -96,7 +109,10 @@ def test_the_total_is_exact_to_the_cent(order):
 )
 def test_order_item_total(unit_price, quantity, discount, tax, expected):
     total = order_item_total(
-        unit_price=Decimal(unit_price), quantity=quantity, discount=Decimal(discount), tax=Decimal(tax)
+        unit_price=Decimal(unit_price),
+        quantity=quantity,
+        discount=Decimal(discount),
+        tax=Decimal(tax),
     )
 
     assert total == Decimal(expected)

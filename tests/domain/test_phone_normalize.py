@@ -34,15 +34,21 @@ def test_what_is_not_a_phone_number_is_refused(raw):
 
 
 def test_phone_number_add_stores_e164_and_the_region(acme, alice):
-    number = phone_number_add(company=acme, user=alice, phone_number="+44 20 7946 0958", twilio_phone_sid="PN1")
+    number = phone_number_add(
+        company=acme, user=alice, phone_number="+44 20 7946 0958", twilio_phone_sid="PN1"
+    )
 
     number.refresh_from_db()
     assert (number.phone_number, number.country_code) == ("+442079460958", "GB")
 
 
 def test_phone_number_add_keeps_one_default_per_user(acme, alice):
-    first = phone_number_add(company=acme, user=alice, phone_number="4155550100", twilio_phone_sid="PN1", is_default=True)
-    second = phone_number_add(company=acme, user=alice, phone_number="4155550101", twilio_phone_sid="PN2", is_default=True)
+    first = phone_number_add(
+        company=acme, user=alice, phone_number="4155550100", twilio_phone_sid="PN1", is_default=True
+    )
+    second = phone_number_add(
+        company=acme, user=alice, phone_number="4155550101", twilio_phone_sid="PN2", is_default=True
+    )
 
     first.refresh_from_db()
     assert (first.is_default, second.is_default) == (False, True)
@@ -57,6 +63,8 @@ def test_phone_number_add_refuses_a_bad_number(acme, alice):
 
 def test_phone_number_add_refuses_an_outsider(acme, charlie):
     with pytest.raises(ValidationError):
-        phone_number_add(company=acme, user=charlie, phone_number="4155550100", twilio_phone_sid="PN1")
+        phone_number_add(
+            company=acme, user=charlie, phone_number="4155550100", twilio_phone_sid="PN1"
+        )
 
     assert not PhoneNumber.objects.exists()

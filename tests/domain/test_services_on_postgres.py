@@ -8,10 +8,20 @@ import pytest
 from django.db import connection
 
 from hub.domain.calls.services import call_create, call_update_status
-from hub.domain.crm.services import deal_assign, deal_create, deal_mark_won, lead_convert, lead_create
+from hub.domain.crm.services import (
+    deal_assign,
+    deal_create,
+    deal_mark_won,
+    lead_convert,
+    lead_create,
+)
 from hub.domain.emails.services import email_store
 from hub.domain.events import services as event_services
-from hub.domain.notifications.services import notification_create, notification_mark_read, notifications_mark_all_read
+from hub.domain.notifications.services import (
+    notification_create,
+    notification_mark_read,
+    notifications_mark_all_read,
+)
 from tests import factories
 
 
@@ -31,15 +41,36 @@ def test_services_leave_the_events_to_the_triggers(acme, alice, bob, no_append):
     notification_mark_read(user=alice, notification_id=note.id)
     notification_create(user=alice, title="t2", message="m")
     notifications_mark_all_read(user=alice)
-    deal = deal_create(company=acme, created_by=alice, title="d", value=Decimal("1"),
-                       contact_name="c", contact_email="c@x.test", company_name="x")
+    deal = deal_create(
+        company=acme,
+        created_by=alice,
+        title="d",
+        value=Decimal("1"),
+        contact_name="c",
+        contact_email="c@x.test",
+        company_name="x",
+    )
     deal_assign(deal=deal, assignee=bob)
     deal_mark_won(deal=deal)
-    lead = lead_create(company=acme, created_by=alice, first_name="l", last_name="l",
-                       email="l@x.test", lead_source="event")
+    lead = lead_create(
+        company=acme,
+        created_by=alice,
+        first_name="l",
+        last_name="l",
+        email="l@x.test",
+        lead_source="event",
+    )
     lead_convert(lead=lead, by=alice)
-    call = call_create(company=acme, direction="Inbound", from_number="+1", to_number="+2", twilio_call_sid="CApg")
+    call = call_create(
+        company=acme, direction="Inbound", from_number="+1", to_number="+2", twilio_call_sid="CApg"
+    )
     call_update_status(call=call, status="Completed")
     account = factories.EmailAccountFactory(company=acme, user=bob)
-    email_store(account=account, message_id="<pg@x>", from_email="a@x.test", subject="s",
-                body_text="b", direction="inbound")
+    email_store(
+        account=account,
+        message_id="<pg@x>",
+        from_email="a@x.test",
+        subject="s",
+        body_text="b",
+        direction="inbound",
+    )

@@ -92,7 +92,9 @@ def test_the_password_is_stored_hashed(db):
     assert user.check_password(PASSWORD)
 
 
-@pytest.mark.parametrize("email", ["not-an-email", "", "   ", "dana@", "@example.com", "dana@@example.com"])
+@pytest.mark.parametrize(
+    "email", ["not-an-email", "", "   ", "dana@", "@example.com", "dana@@example.com"]
+)
 def test_an_invalid_address_is_refused(db, email):
     with pytest.raises(ValidationError) as excinfo:
         user_create(email=email, password=PASSWORD)
@@ -120,7 +122,9 @@ def test_account_type_is_company_or_customer(db, account_type):
 
 
 def test_account_type_defaults_to_company(db):
-    assert user_create(email="dana@example.com", password=PASSWORD).account_type == AccountType.COMPANY
+    assert (
+        user_create(email="dana@example.com", password=PASSWORD).account_type == AccountType.COMPANY
+    )
 
 
 def test_any_other_account_type_is_refused(db):

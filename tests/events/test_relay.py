@@ -129,7 +129,12 @@ async def test_relay_reconnects_after_losing_the_database_and_loses_nothing(conn
         for n in range(3):
             await asyncio.to_thread(admin.execute, INSERT, [user.id, f"during {n}"])
         ids = await collector.wait_for(4)
-        expected = [r[0] for r in await asyncio.to_thread(lambda: admin.execute("SELECT id FROM hub_event ORDER BY id").fetchall())]
+        expected = [
+            r[0]
+            for r in await asyncio.to_thread(
+                lambda: admin.execute("SELECT id FROM hub_event ORDER BY id").fetchall()
+            )
+        ]
         assert ids == expected  # every event once, in order
     finally:
         stop.set()
@@ -157,7 +162,9 @@ async def test_publish_failures_are_retried_not_dropped(conninfo):
         await relay.catch_up(aconn)
         assert calls["n"] == 3
         assert len(collector.ids) == 1
-        stored = await asyncio.to_thread(lambda: admin.execute("SELECT last_event_id FROM hub_relay_cursor").fetchone()[0])
+        stored = await asyncio.to_thread(
+            lambda: admin.execute("SELECT last_event_id FROM hub_relay_cursor").fetchone()[0]
+        )
         assert stored == collector.ids[0]
     finally:
         admin.close()

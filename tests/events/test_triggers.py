@@ -8,7 +8,14 @@ import pytest
 from django.db import connection
 
 from hub.domain.calls.services import call_create, call_update_status
-from hub.domain.crm.services import deal_assign, deal_create, deal_mark_won, deal_move, lead_assign, lead_create
+from hub.domain.crm.services import (
+    deal_assign,
+    deal_create,
+    deal_mark_won,
+    deal_move,
+    lead_assign,
+    lead_create,
+)
 from hub.domain.emails.services import email_store
 from hub.domain.events import payloads
 from hub.domain.events.models import Event
@@ -41,13 +48,26 @@ def test_notification_events_match_the_python_payload(alice):
 
 def test_deal_events_carry_what_changed(acme, alice, bob):
     start = _last_id()
-    deal = deal_create(company=acme, created_by=alice, title="Big", value=Decimal("1200"), contact_name="C", contact_email="c@x.test", company_name="X")
+    deal = deal_create(
+        company=acme,
+        created_by=alice,
+        title="Big",
+        value=Decimal("1200"),
+        contact_name="C",
+        contact_email="c@x.test",
+        company_name="X",
+    )
     stages = list(deal.pipeline.stages.order_by("order"))
     deal_move(deal=deal, stage=stages[2])
     deal_assign(deal=deal, assignee=bob)
     deal_mark_won(deal=deal)
     events = _new_events(start)
-    assert [e.type for e in events] == ["deal.created", "deal.updated", "deal.updated", "deal.updated"]
+    assert [e.type for e in events] == [
+        "deal.created",
+        "deal.updated",
+        "deal.updated",
+        "deal.updated",
+    ]
     assert [e.payload.get("changed") for e in events] == [
         None,
         ["stage_id"],
@@ -62,21 +82,51 @@ def test_deal_events_carry_what_changed(acme, alice, bob):
 
 def test_lead_call_and_email_events(acme, alice, bob):
     start = _last_id()
-    lead = lead_create(company=acme, created_by=alice, first_name="L", last_name="Ead", email="l@x.test", lead_source="website")
+    lead = lead_create(
+        company=acme,
+        created_by=alice,
+        first_name="L",
+        last_name="Ead",
+        email="l@x.test",
+        lead_source="website",
+    )
     lead_assign(lead=lead, assignee=bob)
-    call = call_create(company=acme, direction="Inbound", from_number="+14155550100", to_number="+14155550199", twilio_call_sid="CA1")
+    call = call_create(
+        company=acme,
+        direction="Inbound",
+        from_number="+14155550100",
+        to_number="+14155550199",
+        twilio_call_sid="CA1",
+    )
     call_update_status(call=call, status="Ringing")
     call_update_status(call=call, status="Ringing", duration=3)  # same status: no event
     account = factories.EmailAccountFactory(company=acme, user=bob)
-    email = email_store(account=account, message_id="<m1@x>", from_email="a@x.test", subject="S", body_text="B", direction="inbound")
+    email = email_store(
+        account=account,
+        message_id="<m1@x>",
+        from_email="a@x.test",
+        subject="S",
+        body_text="B",
+        direction="inbound",
+    )
     events = _new_events(start)
-    assert [e.type for e in events] == ["lead.created", "lead.updated", "call.created", "call.updated", "email.created"]
+    assert [e.type for e in events] == [
+        "lead.created",
+        "lead.updated",
+        "call.created",
+        "call.updated",
+        "email.created",
+    ]
     call.refresh_from_db()
     # The event shows the call as it was when the status changed (before duration was set).
     assert events[3].payload == payloads.call_payload(call) | {"duration": None}
     email.refresh_from_db()
     assert events[4].payload == payloads.email_payload(email)
-    assert (events[4].audience, events[4].user_id, events[4].company_id) == ("user", bob.id, acme.id)
+    assert (events[4].audience, events[4].user_id, events[4].company_id) == (
+        "user",
+        bob.id,
+        acme.id,
+    )
     lead.refresh_from_db()
     assert events[1].payload == payloads.lead_payload(lead) | {"changed": ["assigned_to_id"]}
 
@@ -94,7 +144,9 @@ def test_plain_sql_writes_trigger_events_too(alice, acme):
             "price_unit, notes, created_at) VALUES (%s, 'Outbound', '+1', '+2', 'Initiated', 'CAsql', 'USD', '', now())",
             [acme.id],
         )
-        cursor.execute("UPDATE calls_call SET status = 'Completed', duration = 42 WHERE twilio_call_sid = 'CAsql'")
+        cursor.execute(
+            "UPDATE calls_call SET status = 'Completed', duration = 42 WHERE twilio_call_sid = 'CAsql'"
+        )
     events = _new_events(start)
     assert [e.type for e in events] == ["notification.created", "call.created", "call.updated"]
     assert events[2].payload["status"] == "Completed" and events[2].payload["duration"] == 42

@@ -48,7 +48,14 @@ class LiveHub:
 
     def start_daphne(self, port: int) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            [
+                str(Path(sys.executable).with_name("daphne")),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "config.asgi:application",
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
@@ -65,7 +72,7 @@ def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30) -> Non
         if proc.poll() is not None:
             raise RuntimeError(f"daphne exited: {proc.stderr.read().decode()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:

@@ -25,7 +25,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pyt
 def sql(statement: str, params: list) -> None:
     db = connection.settings_dict
     with psycopg.connect(
-        dbname=db["NAME"], user=db["USER"] or "postgres", host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, autocommit=True
+        dbname=db["NAME"],
+        user=db["USER"] or "postgres",
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        autocommit=True,
     ) as conn:
         conn.execute(statement, params)
 
@@ -74,7 +78,13 @@ def test_disconnected_client_gets_exactly_the_three_events_it_missed(live_hub):
 
 def test_one_event_reaches_clients_on_both_processes(live_hub, acme, alice, bob):
     with client(live_hub.url(0), alice.id) as a, client(live_hub.url(1), bob.id) as b:
-        call = call_create(company=acme, direction="Inbound", from_number="+14155550100", to_number="+14155550111", twilio_call_sid="CAboth")
+        call = call_create(
+            company=acme,
+            direction="Inbound",
+            from_number="+14155550100",
+            to_number="+14155550111",
+            twilio_call_sid="CAboth",
+        )
         for c in (a, b):
             frame = c.next_event()
             assert frame["event"] == "call.created" and frame["data"]["id"] == call.id
@@ -83,7 +93,9 @@ def test_one_event_reaches_clients_on_both_processes(live_hub, acme, alice, bob)
 def test_forged_token_is_refused(live_hub):
     user = factories.UserFactory()
     c = Client(live_hub.url(0))
-    c.send({"type": "auth", "token": access_token(user.id, key="an-attacker-key-of-thirty-two-bytes")})
+    c.send(
+        {"type": "auth", "token": access_token(user.id, key="an-attacker-key-of-thirty-two-bytes")}
+    )
     assert c.recv()["code"] == "bad_token"
     with pytest.raises(ConnectionClosed) as closed:
         c.recv()
@@ -124,7 +136,9 @@ def test_randomized_multi_tenant_every_client_gets_exactly_what_it_may_see(live_
             expected[uid].add(event_id)
 
     def members(company_id: int, managers_only: bool = False) -> list[int]:
-        return [u.id for u, cs in people if company_id in cs and (cs[company_id] or not managers_only)]
+        return [
+            u.id for u, cs in people if company_id in cs and (cs[company_id] or not managers_only)
+        ]
 
     clients = {}
     try:
@@ -141,27 +155,61 @@ def test_randomized_multi_tenant_every_client_gets_exactly_what_it_may_see(live_
                 notification_create(user=user, title="n", message="m")
                 expect(last_event_id(), [user.id])
             elif kind == "call":
-                call_create(company=company, direction="Outbound", from_number="+1", to_number="+2", twilio_call_sid=f"CA{rng.random()}")
+                call_create(
+                    company=company,
+                    direction="Outbound",
+                    from_number="+1",
+                    to_number="+2",
+                    twilio_call_sid=f"CA{rng.random()}",
+                )
                 expect(last_event_id(), members(company.id))
             elif kind == "deal":
                 assignee = rng.choice([None, *[u for u, cs in people if company.id in cs]])
-                deal = deal_create(company=company, created_by=creator, title="d", value=1, contact_name="c", contact_email="c@x.test", company_name="x", assigned_to=assignee)
+                deal = deal_create(
+                    company=company,
+                    created_by=creator,
+                    title="d",
+                    value=1,
+                    contact_name="c",
+                    contact_email="c@x.test",
+                    company_name="x",
+                    assigned_to=assignee,
+                )
                 deals.append(deal)
-                expect(last_event_id(), {*members(company.id, managers_only=True), *([assignee.id] if assignee and assignee.id in members(company.id) else [])})
+                expect(
+                    last_event_id(),
+                    {
+                        *members(company.id, managers_only=True),
+                        *([assignee.id] if assignee and assignee.id in members(company.id) else []),
+                    },
+                )
             elif kind == "deal_update" and deals:
                 deal = rng.choice(deals)
                 assignee = rng.choice([u for u, cs in people if deal.company_id in cs])
                 before = last_event_id()
                 deal_assign(deal=deal, assignee=assignee)
                 if last_event_id() != before:
-                    expect(last_event_id(), {*members(deal.company_id, managers_only=True), assignee.id})
+                    expect(
+                        last_event_id(),
+                        {*members(deal.company_id, managers_only=True), assignee.id},
+                    )
                 stage = rng.choice(list(deal.pipeline.stages.all()))
                 before = last_event_id()
                 deal_move(deal=deal, stage=stage)
                 if last_event_id() != before:
-                    expect(last_event_id(), {*members(deal.company_id, managers_only=True), assignee.id})
+                    expect(
+                        last_event_id(),
+                        {*members(deal.company_id, managers_only=True), assignee.id},
+                    )
             elif kind == "lead":
-                lead = lead_create(company=company, created_by=creator, first_name="l", last_name="l", email="l@x.test", lead_source="event")
+                lead = lead_create(
+                    company=company,
+                    created_by=creator,
+                    first_name="l",
+                    last_name="l",
+                    email="l@x.test",
+                    lead_source="event",
+                )
                 expect(last_event_id(), members(company.id, managers_only=True))
                 assignee = rng.choice([u for u, cs in people if company.id in cs])
                 lead_assign(lead=lead, assignee=assignee)
@@ -169,7 +217,14 @@ def test_randomized_multi_tenant_every_client_gets_exactly_what_it_may_see(live_
             elif kind == "email":
                 owner = rng.choice([u for u, cs in people if company.id in cs])
                 account = factories.EmailAccountFactory(company=company, user=owner)
-                email_store(account=account, message_id=f"<{rng.random()}@x>", from_email="a@x.test", subject="s", body_text="b", direction="inbound")
+                email_store(
+                    account=account,
+                    message_id=f"<{rng.random()}@x>",
+                    from_email="a@x.test",
+                    subject="s",
+                    body_text="b",
+                    direction="inbound",
+                )
                 expect(last_event_id(), [owner.id])
         # A last notification to everyone marks the end of each client's stream.
         sentinels = {}

@@ -17,7 +17,11 @@ async def event_pipeline(request):
     """Run what a deployment runs: the relay (with PostgreSQL and a shared layer) and stop all after."""
     stop = asyncio.Event()
     task = None
-    if triggers_write_events() and not layer_is_local() and not request.node.get_closest_marker("no_relay"):
+    if (
+        triggers_write_events()
+        and not layer_is_local()
+        and not request.node.get_closest_marker("no_relay")
+    ):
         from hub.domain.events.relay import Relay
 
         relay = Relay(publish=publish_batch, poll_interval=0.2)

@@ -12,7 +12,14 @@ from django.conf import settings
 from config.asgi import application
 
 
-def access_token(user_id: int, *, key: str | None = None, lifetime: int = 300, token_type: str = "access", **extra) -> str:
+def access_token(
+    user_id: int,
+    *,
+    key: str | None = None,
+    lifetime: int = 300,
+    token_type: str = "access",
+    **extra,
+) -> str:
     now = int(time.time())
     claims = {
         "token_type": token_type,
@@ -26,7 +33,9 @@ def access_token(user_id: int, *, key: str | None = None, lifetime: int = 300, t
 
 
 def communicator() -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, "/ws/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
+    return WebsocketCommunicator(
+        application, "/ws/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    )
 
 
 async def connect_as(user_id: int) -> tuple[WebsocketCommunicator, dict]:

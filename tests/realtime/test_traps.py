@@ -48,7 +48,13 @@ def make_user():
 def log_events(user_id: int, count: int) -> list[dict]:
     """Write events straight into the log (no trigger, no service: nothing publishes them)."""
     events = [
-        Event.objects.create(audience="user", user_id=user_id, topic="notifications", type="notification.created", payload={"n": n})
+        Event.objects.create(
+            audience="user",
+            user_id=user_id,
+            topic="notifications",
+            type="notification.created",
+            payload={"n": n},
+        )
         for n in range(count)
     ]
     return [event_wire(e) for e in events]
@@ -110,7 +116,9 @@ def _free_port() -> int:
 def _start_redis(port: int) -> subprocess.Popen:
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("redis-server is not installed") if os.environ.get("CI") == "true" else pytest.skip("needs redis-server")
+        pytest.fail("redis-server is not installed") if os.environ.get(
+            "CI"
+        ) == "true" else pytest.skip("needs redis-server")
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

@@ -61,7 +61,9 @@ class ScratchDatabases:
         if template:
             create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
             conn.execute(create)
         self.names.append(name)
         return self.url(name)
@@ -69,7 +71,9 @@ class ScratchDatabases:
     def drop_all(self) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             for name in reversed(self.names):
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
         self.names.clear()
 
 
@@ -93,4 +97,6 @@ def scratch(postgres_server) -> Iterator[ScratchDatabases]:
 @pytest.fixture(scope="module")
 def migrated_database(scratch, migrated_template, request) -> str:
     """Return the URL of this module's own copy of a freshly migrated database."""
-    return scratch.create(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"), template=migrated_template)
+    return scratch.create(
+        request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"), template=migrated_template
+    )

@@ -13,26 +13,62 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The 32 shared tables of SCHEMA.md and the one M2M join table.
 SHARED_TABLES = {
-    "authentication_user", "authentication_company", "authentication_companyuser",
-    "authentication_customer", "authentication_customercompany", "authentication_userinvitation",
-    "crm_lead", "crm_pipeline", "crm_dealstage", "crm_deal", "crm_activity",
-    "customers_customertag", "customers_customerprofile", "customers_customersegment",
-    "customers_order", "customers_orderitem", "customers_customerinteraction",
-    "emails_emailaccount", "emails_emailthread", "emails_email", "emails_emailattachment",
-    "emails_emailtemplate", "emails_emailrule", "emails_emailsynclog", "emails_emailtracking",
-    "calls_phonenumber", "calls_call", "calls_callrecording", "calls_callnote",
-    "calls_voicemailmessage", "notifications_notification", "issues_issue",
+    "authentication_user",
+    "authentication_company",
+    "authentication_companyuser",
+    "authentication_customer",
+    "authentication_customercompany",
+    "authentication_userinvitation",
+    "crm_lead",
+    "crm_pipeline",
+    "crm_dealstage",
+    "crm_deal",
+    "crm_activity",
+    "customers_customertag",
+    "customers_customerprofile",
+    "customers_customersegment",
+    "customers_order",
+    "customers_orderitem",
+    "customers_customerinteraction",
+    "emails_emailaccount",
+    "emails_emailthread",
+    "emails_email",
+    "emails_emailattachment",
+    "emails_emailtemplate",
+    "emails_emailrule",
+    "emails_emailsynclog",
+    "emails_emailtracking",
+    "calls_phonenumber",
+    "calls_call",
+    "calls_callrecording",
+    "calls_callnote",
+    "calls_voicemailmessage",
+    "notifications_notification",
+    "issues_issue",
 }
 JOIN_TABLES = {"customers_customerprofile_tags"}
 SHARED_PREFIXES = (
-    "authentication_", "crm_", "customers_", "emails_", "calls_", "notifications_", "issues_",
+    "authentication_",
+    "crm_",
+    "customers_",
+    "emails_",
+    "calls_",
+    "notifications_",
+    "issues_",
 )
 SECRET_KEY = "schema-test-secret-key-long-enough-for-the-checks-0123456789abcdef"
 
 # Settings the parent process may carry that must not leak into a subprocess's database choice.
 _UNSET = (
-    "DATABASE_URL", "DATABASE_URL_FILE", "REDIS_URL", "REDIS_URL_FILE", "DRAMATIQ_BROKER_URL",
-    "DRAMATIQ_BROKER_URL_FILE", "SECRET_KEY", "SECRET_KEY_FILE", "DJANGO_SETTINGS_MODULE",
+    "DATABASE_URL",
+    "DATABASE_URL_FILE",
+    "REDIS_URL",
+    "REDIS_URL_FILE",
+    "DRAMATIQ_BROKER_URL",
+    "DRAMATIQ_BROKER_URL_FILE",
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "DJANGO_SETTINGS_MODULE",
 )
 
 
@@ -62,7 +98,9 @@ def manage(database_url: str, *args: str, timeout: float = 240) -> subprocess.Co
 def manage_ok(database_url: str, *args: str) -> str:
     """Run ``manage.py *args``, fail the test with its output unless it exits 0, return stdout."""
     done = manage(database_url, *args)
-    assert done.returncode == 0, f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, (
+        f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
     return done.stdout
 
 

@@ -79,6 +79,7 @@ def test_the_test_database_matches():
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
 
+
 @pytest.mark.postgres
 def test_a_freshly_migrated_database_matches(migrated_database):
     done = manage(migrated_database, "hub_schema_check")
@@ -183,6 +184,7 @@ def test_keys_indexes_checks_and_tables_are_compared_by_columns(drifted_database
 
 
 # --- SQLite ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sqlite_database(tmp_path_factory):

@@ -148,9 +148,7 @@ class Company(models.Model):
     class Meta:
         db_table = "authentication_company"
         verbose_name_plural = "companies"
-        constraints = [
-            choices_check("authentication_company", "industry", Industry, nullable=True)
-        ]
+        constraints = [choices_check("authentication_company", "industry", Industry, nullable=True)]
 
     def __str__(self) -> str:
         return self.company_name
@@ -177,7 +175,9 @@ class CompanyUser(models.Model):
     class Meta:
         db_table = "authentication_companyuser"
         constraints = [
-            models.UniqueConstraint(fields=["user", "company"], name="authentication_companyuser_user_company_uniq"),
+            models.UniqueConstraint(
+                fields=["user", "company"], name="authentication_companyuser_user_company_uniq"
+            ),
             choices_check("authentication_companyuser", "role", Role),
             choices_check("authentication_companyuser", "department", Department, nullable=True),
         ]
@@ -246,7 +246,10 @@ class UserInvitation(models.Model):
     invited_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     invitation_token = models.CharField(max_length=100, unique=True, default=_new_invitation_token)
     status = models.CharField(
-        max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING, db_index=True
+        max_length=16,
+        choices=InvitationStatus.choices,
+        default=InvitationStatus.PENDING,
+        db_index=True,
     )
     expires_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)

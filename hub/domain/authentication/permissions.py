@@ -25,13 +25,19 @@ _WRITABLE_APPS: dict[str, frozenset[str]] = {
     Role.SUPPORT_STAFF: frozenset({"customers", "issues"}),
 }
 # Only superusers administer people and tenants themselves or the hub's own tables.
-_SUPERUSER_ONLY_MODELS = frozenset({"authentication.user", "authentication.company", "events.event"})
+_SUPERUSER_ONLY_MODELS = frozenset(
+    {"authentication.user", "authentication.company", "events.event"}
+)
 
 
 def _roles(user: User) -> set[str]:
     cached = getattr(user, "_hub_roles", None)
     if cached is None:
-        cached = set(user.memberships.filter(is_active=True, company__is_active=True).values_list("role", flat=True))
+        cached = set(
+            user.memberships.filter(is_active=True, company__is_active=True).values_list(
+                "role", flat=True
+            )
+        )
         user._hub_roles = cached  # type: ignore[attr-defined]
     return cached
 

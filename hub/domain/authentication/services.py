@@ -159,7 +159,10 @@ def company_rows_check(*, company: Company, **rows) -> None:
 
 
 def company_customer_check(*, company: Company, customer: Customer | None) -> None:
-    if customer is not None and not CustomerCompany.objects.filter(customer=customer, company=company).exists():
+    if (
+        customer is not None
+        and not CustomerCompany.objects.filter(customer=customer, company=company).exists()
+    ):
         raise ValidationError({"customer": "The customer is not a customer of this company."})
 
 
@@ -174,7 +177,9 @@ def company_user_set_role(*, membership: CompanyUser, role: str) -> CompanyUser:
 
 
 @transaction.atomic
-def customer_create(*, email: str, password: str | None, first_name: str = "", last_name: str = "", **fields) -> Customer:
+def customer_create(
+    *, email: str, password: str | None, first_name: str = "", last_name: str = "", **fields
+) -> Customer:
     user = user_create(
         email=email,
         password=password,
@@ -185,7 +190,9 @@ def customer_create(*, email: str, password: str | None, first_name: str = "", l
     return Customer.objects.create(user=user, **fields)
 
 
-def customer_company_link(*, customer: Customer, company: Company, added_by: User | None = None, verified: bool = False) -> CustomerCompany:
+def customer_company_link(
+    *, customer: Customer, company: Company, added_by: User | None = None, verified: bool = False
+) -> CustomerCompany:
     link = CustomerCompany(customer=customer, company=company, added_by=added_by)
     link.save()
     if verified:
@@ -203,7 +210,9 @@ def customer_company_verify(*, link: CustomerCompany) -> CustomerCompany:
     return link
 
 
-def invitation_create(*, company: Company, email: str, role: str, invited_by: User) -> UserInvitation:
+def invitation_create(
+    *, company: Company, email: str, role: str, invited_by: User
+) -> UserInvitation:
     """Invite someone to a company; the token is a UUID and the invitation lasts 7 days."""
     if role not in ROLE_DEFAULT_PERMISSIONS:
         raise ValidationError({"role": f"Unknown role {role!r}."})
@@ -245,7 +254,10 @@ def _invitation_accept(*, token: str, user: User) -> CompanyUser:
     if user.email.lower() != invitation.email.lower():
         raise InvitationError("This invitation was sent to another e-mail address.")
     membership = company_user_add(
-        company=invitation.company, user=user, role=invitation.role, invited_by=invitation.invited_by
+        company=invitation.company,
+        user=user,
+        role=invitation.role,
+        invited_by=invitation.invited_by,
     )
     invitation.status = InvitationStatus.ACCEPTED
     invitation.accepted_at = timezone.now()
@@ -256,6 +268,6 @@ def _invitation_accept(*, token: str, user: User) -> CompanyUser:
 def invitations_expire(*, now=None) -> int:
     """Mark every pending invitation past its expiry as expired; return how many."""
     now = now or timezone.now()
-    return UserInvitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=now).update(
-        status=InvitationStatus.EXPIRED
-    )
+    return UserInvitation.objects.filter(
+        status=InvitationStatus.PENDING, expires_at__lte=now
+    ).update(status=InvitationStatus.EXPIRED)

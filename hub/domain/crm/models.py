@@ -103,7 +103,9 @@ class Pipeline(models.Model):
             models.Index(fields=["company", "is_default"], name="crm_pipeline_co_default_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["company", "name"], name="crm_pipeline_company_name_uniq"),
+            models.UniqueConstraint(
+                fields=["company", "name"], name="crm_pipeline_company_name_uniq"
+            ),
             models.UniqueConstraint(
                 fields=["company"],
                 condition=models.Q(is_default=True),
@@ -131,8 +133,12 @@ class DealStage(models.Model):
             models.Index(fields=["pipeline", "order"], name="crm_dealstage_pl_order_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["pipeline", "name"], name="crm_dealstage_pipeline_name_uniq"),
-            models.UniqueConstraint(fields=["pipeline", "order"], name="crm_dealstage_pipeline_order_uniq"),
+            models.UniqueConstraint(
+                fields=["pipeline", "name"], name="crm_dealstage_pipeline_name_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["pipeline", "order"], name="crm_dealstage_pipeline_order_uniq"
+            ),
             range_check("crm_dealstage", "probability", 0, 100),
         ]
 

@@ -60,6 +60,7 @@ def _record_lead(lead: Lead, type_: str, changed: list[str] | None = None) -> No
         payload=payload,
     )
 
+
 DEFAULT_PIPELINE_NAME = "Sales Pipeline"
 DEFAULT_STAGES: tuple[tuple[str, int], ...] = (
     ("Prospecting", 10),
@@ -165,7 +166,9 @@ def deal_mark_won(*, deal: Deal, by: User | None = None, close_date: date | None
 
 
 @transaction.atomic
-def deal_mark_lost(*, deal: Deal, reason: str = "", by: User | None = None, close_date: date | None = None) -> Deal:
+def deal_mark_lost(
+    *, deal: Deal, reason: str = "", by: User | None = None, close_date: date | None = None
+) -> Deal:
     before = _snapshot(deal, DEAL_WATCHED)
     now = timezone.now()
     deal.status = DealStatus.LOST
@@ -193,7 +196,16 @@ def deal_assign(*, deal: Deal, assignee: User | None, by: User | None = None) ->
 
 
 @transaction.atomic
-def lead_create(*, company: Company, created_by: User, first_name: str, last_name: str, email: str, lead_source: str, **fields) -> Lead:
+def lead_create(
+    *,
+    company: Company,
+    created_by: User,
+    first_name: str,
+    last_name: str,
+    email: str,
+    lead_source: str,
+    **fields,
+) -> Lead:
     company_member_check(company=company, user=fields.get("assigned_to"), field="assigned_to")
     lead = Lead(
         company=company,
@@ -213,7 +225,9 @@ def lead_create(*, company: Company, created_by: User, first_name: str, last_nam
 @transaction.atomic
 def lead_set_status(*, lead: Lead, status: str, by: User | None = None) -> Lead:
     if status == LeadStatus.CONVERTED:
-        raise ValidationError({"status": "Convert a lead with lead_convert, which creates its deal."})
+        raise ValidationError(
+            {"status": "Convert a lead with lead_convert, which creates its deal."}
+        )
     before = _snapshot(lead, LEAD_WATCHED)
     lead.status = status
     lead.full_clean()
@@ -233,7 +247,9 @@ def lead_assign(*, lead: Lead, assignee: User | None, by: User | None = None) ->
 
 
 @transaction.atomic
-def lead_convert(*, lead: Lead, by: User, title: str | None = None, value: Decimal | None = None) -> Deal:
+def lead_convert(
+    *, lead: Lead, by: User, title: str | None = None, value: Decimal | None = None
+) -> Deal:
     """Turn a lead into a deal in the default pipeline's first stage."""
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.status == LeadStatus.CONVERTED:

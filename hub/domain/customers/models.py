@@ -63,7 +63,9 @@ class CustomerTag(models.Model):
         db_table = "customers_customertag"
         indexes = [models.Index(fields=["company", "name"], name="customers_tag_co_name_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["company", "name"], name="customers_customertag_company_name_uniq")
+            models.UniqueConstraint(
+                fields=["company", "name"], name="customers_customertag_company_name_uniq"
+            )
         ]
 
     def __str__(self) -> str:
@@ -109,7 +111,9 @@ class CustomerSegment(models.Model):
     class Meta:
         db_table = "customers_customersegment"
         constraints = [
-            models.UniqueConstraint(fields=["company", "name"], name="customers_customersegment_company_name_uniq")
+            models.UniqueConstraint(
+                fields=["company", "name"], name="customers_customersegment_company_name_uniq"
+            )
         ]
 
     def __str__(self) -> str:
@@ -122,7 +126,9 @@ class Order(models.Model):
     order_number = models.CharField(max_length=50, unique=True)
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
     total_amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
     order_date = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -176,10 +182,16 @@ class OrderItem(models.Model):
 
 
 class CustomerInteraction(models.Model):
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="customer_interactions")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="customer_interactions"
+    )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
-    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    interaction_type = models.CharField(max_length=20, choices=InteractionType.choices, db_index=True)
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    interaction_type = models.CharField(
+        max_length=20, choices=InteractionType.choices, db_index=True
+    )
     subject = models.CharField(max_length=255)
     description = models.TextField()
     sentiment = models.CharField(max_length=20, choices=Sentiment.choices, null=True, blank=True)

@@ -11,7 +11,9 @@ from hub.domain.authentication.services import company_customer_check
 from hub.domain.customers.models import Order, OrderItem
 
 
-def order_item_total(*, unit_price: Decimal, quantity: int, discount: Decimal, tax: Decimal) -> Decimal:
+def order_item_total(
+    *, unit_price: Decimal, quantity: int, discount: Decimal, tax: Decimal
+) -> Decimal:
     """``unit_price × quantity − discount + tax`` (SCHEMA.md), to the cent."""
     return (unit_price * quantity - discount + tax).quantize(Decimal("0.01"))
 
@@ -35,7 +37,9 @@ def order_item_add(
         quantity=quantity,
         discount=discount,
         tax=tax,
-        total_price=order_item_total(unit_price=unit_price, quantity=quantity, discount=discount, tax=tax),
+        total_price=order_item_total(
+            unit_price=unit_price, quantity=quantity, discount=discount, tax=tax
+        ),
     )
     item.full_clean()
     item.save()
@@ -51,7 +55,17 @@ def order_recalculate(*, order: Order) -> Order:
 
 
 @transaction.atomic
-def order_create(*, company, customer, order_number: str, title: str, shipping_address: str, billing_address: str, created_by=None, **fields) -> Order:
+def order_create(
+    *,
+    company,
+    customer,
+    order_number: str,
+    title: str,
+    shipping_address: str,
+    billing_address: str,
+    created_by=None,
+    **fields,
+) -> Order:
     company_customer_check(company=company, customer=customer)
     order = Order(
         company=company,

@@ -82,7 +82,11 @@ class EmailAccountForm(forms.ModelForm):
         if self.instance.pk is None and not cleaned.get("new_password"):
             self.add_error("new_password", "A new account needs its password.")
         company, user = cleaned.get("company"), cleaned.get("user")
-        if company is not None and user is not None and not company.members.filter(user=user).exists():
+        if (
+            company is not None
+            and user is not None
+            and not company.members.filter(user=user).exists()
+        ):
             self.add_error("user", f"{user.email} is not a member of {company}.")
         if cleaned.get("new_oauth_token") and cleaned.get("clear_oauth_token"):
             self.add_error("clear_oauth_token", "Either give a new token or remove it, not both.")

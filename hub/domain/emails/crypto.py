@@ -20,7 +20,9 @@ class CredentialError(Exception):
 @cache
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
-        raise ImproperlyConfigured("EMAIL_ENCRYPTION_KEY is not set: e-mail credentials cannot be stored.")
+        raise ImproperlyConfigured(
+            "EMAIL_ENCRYPTION_KEY is not set: e-mail credentials cannot be stored."
+        )
     return MultiFernet([Fernet(key) for key in keys])
 
 
@@ -36,7 +38,9 @@ def credential_decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise CredentialError("The stored credential cannot be decrypted with EMAIL_ENCRYPTION_KEY.") from None
+        raise CredentialError(
+            "The stored credential cannot be decrypted with EMAIL_ENCRYPTION_KEY."
+        ) from None
 
 
 def credential_rotate(token: str) -> str:

@@ -105,7 +105,9 @@ class EmailAccount(models.Model):
             models.Index(fields=["user", "is_default"], name="emails_acct_user_default_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["company", "email"], name="emails_emailaccount_company_email_uniq"),
+            models.UniqueConstraint(
+                fields=["company", "email"], name="emails_emailaccount_company_email_uniq"
+            ),
             choices_check("emails_emailaccount", "provider", Provider),
         ]
 
@@ -115,19 +117,31 @@ class EmailAccount(models.Model):
 
 class EmailThread(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="email_threads")
-    email_account = models.ForeignKey(EmailAccount, on_delete=models.CASCADE, related_name="threads")
+    email_account = models.ForeignKey(
+        EmailAccount, on_delete=models.CASCADE, related_name="threads"
+    )
     subject = models.CharField(max_length=500)
     participants = models.JSONField(default=list, blank=True)
-    lead = models.ForeignKey("crm.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="email_threads")
-    deal = models.ForeignKey("crm.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="email_threads")
+    lead = models.ForeignKey(
+        "crm.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="email_threads"
+    )
+    deal = models.ForeignKey(
+        "crm.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="email_threads"
+    )
     customer = models.ForeignKey(
-        "authentication.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="email_threads"
+        "authentication.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="email_threads",
     )
     last_message_at = models.DateTimeField()
     message_count = models.IntegerField(default=0)
     is_read = models.BooleanField(default=False)
     is_starred = models.BooleanField(default=False)
-    category = models.CharField(max_length=32, choices=ThreadCategory.choices, default=ThreadCategory.PRIMARY)
+    category = models.CharField(
+        max_length=32, choices=ThreadCategory.choices, default=ThreadCategory.PRIMARY
+    )
     sentiment = models.CharField(max_length=16, choices=Sentiment.choices, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -148,7 +162,9 @@ class EmailThread(models.Model):
 
 
 class Email(models.Model):
-    thread = models.ForeignKey(EmailThread, on_delete=models.SET_NULL, null=True, blank=True, related_name="emails")
+    thread = models.ForeignKey(
+        EmailThread, on_delete=models.SET_NULL, null=True, blank=True, related_name="emails"
+    )
     email_account = models.ForeignKey(EmailAccount, on_delete=models.CASCADE, related_name="emails")
     message_id = models.CharField(max_length=255)
     from_email = models.EmailField()
@@ -170,9 +186,13 @@ class Email(models.Model):
     tracking_enabled = models.BooleanField(default=True)
     opens_count = models.IntegerField(default=0)
     clicks_count = models.IntegerField(default=0)
-    reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
     has_attachments = models.BooleanField(default=False)
-    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Kept from Phase 6 for IMAP sync and threading (SCHEMA.md D3).
     in_reply_to = models.CharField(max_length=512, null=True, blank=True)
@@ -189,7 +209,9 @@ class Email(models.Model):
         ]
         constraints = [
             # SCHEMA.md D10: unique per account, not globally.
-            models.UniqueConstraint(fields=["email_account", "message_id"], name="emails_email_account_message_id_uniq"),
+            models.UniqueConstraint(
+                fields=["email_account", "message_id"], name="emails_email_account_message_id_uniq"
+            ),
             choices_check("emails_email", "direction", Direction),
             choices_check("emails_email", "status", EmailStatus),
         ]
@@ -230,7 +252,9 @@ class EmailTemplate(models.Model):
         db_table = "emails_emailtemplate"
         indexes = [models.Index(fields=["company", "category"], name="emails_tpl_co_category_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["company", "name"], name="emails_emailtemplate_company_name_uniq"),
+            models.UniqueConstraint(
+                fields=["company", "name"], name="emails_emailtemplate_company_name_uniq"
+            ),
             choices_check("emails_emailtemplate", "category", TemplateCategory),
         ]
 
@@ -245,7 +269,9 @@ class EmailRule(models.Model):
     trigger = models.CharField(max_length=64, choices=RuleTrigger.choices)
     conditions = models.JSONField(default=dict, blank=True)
     actions = models.JSONField(default=dict, blank=True)
-    template = models.ForeignKey(EmailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="rules")
+    template = models.ForeignKey(
+        EmailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="rules"
+    )
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -259,7 +285,9 @@ class EmailRule(models.Model):
 
 
 class EmailSyncLog(models.Model):
-    email_account = models.ForeignKey(EmailAccount, on_delete=models.CASCADE, related_name="sync_logs")
+    email_account = models.ForeignKey(
+        EmailAccount, on_delete=models.CASCADE, related_name="sync_logs"
+    )
     sync_started_at = models.DateTimeField()
     sync_completed_at = models.DateTimeField(null=True, blank=True)
     emails_synced = models.IntegerField(default=0)

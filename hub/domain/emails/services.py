@@ -97,7 +97,14 @@ def email_template_render(*, template: EmailTemplate, context: dict[str, Any]) -
     }
 
 
-def email_template_context(*, company: Company | None = None, user: User | None = None, deal=None, customer_name: str | None = None, **custom: Any) -> dict[str, Any]:
+def email_template_context(
+    *,
+    company: Company | None = None,
+    user: User | None = None,
+    deal=None,
+    customer_name: str | None = None,
+    **custom: Any,
+) -> dict[str, Any]:
     """Build the standard variables (customer_name, company_name, deal_title, user_name) plus custom ones."""
     context: dict[str, Any] = {}
     if company is not None:
@@ -136,9 +143,12 @@ def email_thread_create(
     for name, row in (("lead", lead), ("deal", deal)):
         if row is not None and row.company_id != account.company_id:
             raise ValidationError({name: f"The {name} belongs to another company."})
-    if customer is not None and not CustomerCompany.objects.filter(
-        customer=customer, company_id=account.company_id
-    ).exists():
+    if (
+        customer is not None
+        and not CustomerCompany.objects.filter(
+            customer=customer, company_id=account.company_id
+        ).exists()
+    ):
         raise ValidationError({"customer": "The customer is not a customer of this company."})
     thread = EmailThread(
         company_id=account.company_id,

@@ -19,7 +19,9 @@ class Viewer:
     companies: dict[int, bool] = field(default_factory=dict)
 
 
-def viewer_may_see(viewer: Viewer, *, audience: str, company_id: int | None, user_id: int | None) -> bool:
+def viewer_may_see(
+    viewer: Viewer, *, audience: str, company_id: int | None, user_id: int | None
+) -> bool:
     if audience == Audience.USER:
         return user_id == viewer.user_id
     if viewer.is_customer or company_id not in viewer.companies:

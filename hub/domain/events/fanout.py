@@ -59,4 +59,6 @@ def publish_event_ids(event_ids: list[int]) -> None:
     else:
         from asgiref.sync import async_to_sync
 
-        async_to_sync(get_channel_layer().group_send)(EVENTS_GROUP, {"type": MESSAGE_TYPE, "wake": True})
+        async_to_sync(get_channel_layer().group_send)(
+            EVENTS_GROUP, {"type": MESSAGE_TYPE, "wake": True}
+        )

@@ -91,7 +91,9 @@ class Relay:
         backoff = 0.2
         while not stop.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True
+                ) as conn:
                     await self._lead(conn, stop)
                     backoff = 0.2
                     await conn.execute(f"LISTEN {sql.NOTIFY_CHANNEL}")
@@ -102,7 +104,9 @@ class Relay:
                     await self._serve(conn, stop)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self.connected.clear()
-                log.warning("relay lost the database; reconnecting", error=str(exc), retry_in=backoff)
+                log.warning(
+                    "relay lost the database; reconnecting", error=str(exc), retry_in=backoff
+                )
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
 
@@ -116,7 +120,9 @@ class Relay:
             await _sleep_or_stop(stop, 1.0)
 
     async def _start_position(self, conn: psycopg.AsyncConnection) -> int:
-        cur = await conn.execute("SELECT last_event_id FROM hub_relay_cursor WHERE name = %s", [RELAY_CURSOR])
+        cur = await conn.execute(
+            "SELECT last_event_id FROM hub_relay_cursor WHERE name = %s", [RELAY_CURSOR]
+        )
         row = await cur.fetchone()
         if row is not None:
             return int(row[0])
@@ -146,7 +152,7 @@ class Relay:
         assert self.watermark is not None
         try:
             await self.publish([], self.watermark, self.watermark)
-        except Exception as exc:  # noqa: BLE001 - the next heartbeat or batch will do
+        except Exception as exc:
             log.info("relay heartbeat not published", error=repr(exc))
 
     async def catch_up(self, conn: psycopg.AsyncConnection) -> bool:
@@ -171,7 +177,9 @@ class Relay:
             if len(rows) < self.batch_size:
                 return False
 
-    async def _gap_is_final(self, conn: psycopg.AsyncConnection, first_missing: int, next_id: int) -> bool:
+    async def _gap_is_final(
+        self, conn: psycopg.AsyncConnection, first_missing: int, next_id: int
+    ) -> bool:
         if next_id - 1 <= self.final_upto:
             return True
         cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", [sql.WRITER_LOCK_KEY])
@@ -186,13 +194,18 @@ class Relay:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", [sql.WRITER_LOCK_KEY])
             self._gap_since.clear()
             # Re-read: rows inside the gap may have committed before the lock was granted.
-            cur = await conn.execute("SELECT 1 FROM hub_event WHERE id >= %s AND id < %s LIMIT 1", [first_missing, next_id])
+            cur = await conn.execute(
+                "SELECT 1 FROM hub_event WHERE id >= %s AND id < %s LIMIT 1",
+                [first_missing, next_id],
+            )
             if await cur.fetchone():
                 return False
             return True
         since = self._gap_since.setdefault(first_missing, time.monotonic())
         if time.monotonic() - since > self.gap_timeout:
-            log.warning("relay skipped an event id held longer than the gap timeout", event_id=first_missing)
+            log.warning(
+                "relay skipped an event id held longer than the gap timeout", event_id=first_missing
+            )
             self._gap_since.pop(first_missing, None)
             return True
         return False
@@ -205,7 +218,7 @@ class Relay:
             try:
                 await self.publish(events, prev, upto)
                 break
-            except Exception as exc:  # noqa: BLE001 - the channel layer may be down; retry, never drop
+            except Exception as exc:
                 log.warning("relay could not publish; retrying", error=repr(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

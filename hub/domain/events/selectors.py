@@ -39,14 +39,17 @@ def replay_cutoff():
 
 def event_replay_incomplete(*, viewer: Viewer, after: int) -> bool:
     """True when something the viewer may see happened after ``after`` but left the window."""
-    return (
-        Event.objects.filter(viewer_events_q(viewer), id__gt=after, created_at__lt=replay_cutoff())
-        .exists()
+    return Event.objects.filter(
+        viewer_events_q(viewer), id__gt=after, created_at__lt=replay_cutoff()
+    ).exists()
+
+
+def event_list_after(
+    *, viewer: Viewer, after: int, upto: int | None = None, limit: int = 500
+) -> list[Event]:
+    events = Event.objects.filter(
+        viewer_events_q(viewer), id__gt=after, created_at__gte=replay_cutoff()
     )
-
-
-def event_list_after(*, viewer: Viewer, after: int, upto: int | None = None, limit: int = 500) -> list[Event]:
-    events = Event.objects.filter(viewer_events_q(viewer), id__gt=after, created_at__gte=replay_cutoff())
     if upto is not None:
         events = events.filter(id__lte=upto)
     return list(events.order_by("id")[:limit])
@@ -66,7 +69,11 @@ def event_settled_id() -> int:
     from hub.domain.events.services import triggers_write_events
 
     if triggers_write_events():
-        cursor = RelayCursor.objects.filter(name=RELAY_CURSOR).values_list("last_event_id", flat=True).first()
+        cursor = (
+            RelayCursor.objects.filter(name=RELAY_CURSOR)
+            .values_list("last_event_id", flat=True)
+            .first()
+        )
         if cursor is not None:
             return cursor
     return Event.objects.aggregate(newest=Max("id"))["newest"] or 0

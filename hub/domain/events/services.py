@@ -27,7 +27,7 @@ def event_append(
     audience: str,
     user_id: int | None,
     topic: str,
-    type: str,  # noqa: A002 - the column's name
+    type: str,
     payload: dict[str, Any],
 ) -> Event:
     """Append one event now and publish it once the surrounding transaction commits."""
@@ -39,7 +39,12 @@ def event_append(
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [sql.WRITER_LOCK_KEY])
     event = Event.objects.create(
-        company_id=company_id, audience=audience, user_id=user_id, topic=topic, type=type, payload=payload
+        company_id=company_id,
+        audience=audience,
+        user_id=user_id,
+        topic=topic,
+        type=type,
+        payload=payload,
     )
     metrics.EVENTS_APPENDED.labels(topic=topic).inc()
     if on_postgres:

@@ -19,10 +19,14 @@ class NotificationType(models.TextChoices):
 
 class Notification(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
     title = models.CharField(max_length=255)
     message = models.TextField()
-    type = models.CharField(max_length=20, choices=NotificationType.choices, default=NotificationType.INFO)
+    type = models.CharField(
+        max_length=20, choices=NotificationType.choices, default=NotificationType.INFO
+    )
     is_read = models.BooleanField(default=False, db_index=True)
     related_object_type = models.CharField(max_length=100, null=True, blank=True)
     related_object_id = models.UUIDField(null=True, blank=True)

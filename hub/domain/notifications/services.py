@@ -32,7 +32,7 @@ def notification_create(
     user: User,
     title: str,
     message: str,
-    type: str = NotificationType.INFO,  # noqa: A002 - the column's name
+    type: str = NotificationType.INFO,
     related_object_type: str | None = None,
     related_object_id: UUID | None = None,
 ) -> Notification:
@@ -53,7 +53,9 @@ def notification_create(
 @transaction.atomic
 def notification_mark_read(*, user: User, notification_id: UUID | str) -> Notification | None:
     """Mark one of the user's notifications read; None when it is not theirs or not found."""
-    notification = Notification.objects.select_for_update().filter(user=user, id=notification_id).first()
+    notification = (
+        Notification.objects.select_for_update().filter(user=user, id=notification_id).first()
+    )
     if notification is None or notification.is_read:
         return notification
     notification.is_read = True
@@ -64,7 +66,11 @@ def notification_mark_read(*, user: User, notification_id: UUID | str) -> Notifi
 
 @transaction.atomic
 def notifications_mark_all_read(*, user: User) -> int:
-    unread = list(Notification.objects.select_for_update().filter(user=user, is_read=False).order_by("created_at"))
+    unread = list(
+        Notification.objects.select_for_update()
+        .filter(user=user, is_read=False)
+        .order_by("created_at")
+    )
     for notification in unread:
         notification.is_read = True
         notification.save(update_fields=["is_read"])

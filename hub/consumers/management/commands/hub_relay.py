@@ -17,11 +17,15 @@ class Command(BaseCommand):
     help = "Relay hub_event rows (written by triggers on PostgreSQL) to the web processes."
 
     def add_arguments(self, parser):
-        parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between log polls when idle")
+        parser.add_argument(
+            "--poll-interval", type=float, default=1.0, help="seconds between log polls when idle"
+        )
 
     def handle(self, *args, **options):
         if not triggers_write_events():
-            raise CommandError("hub_relay needs PostgreSQL (DATABASE_URL=postgres://...): on SQLite the web process publishes its own events.")
+            raise CommandError(
+                "hub_relay needs PostgreSQL (DATABASE_URL=postgres://...): on SQLite the web process publishes its own events."
+            )
         if layer_is_local():
             raise CommandError(
                 "hub_relay needs a shared channel layer (REDIS_URL); without one each web process relays by itself."

@@ -3,173 +3,399 @@
 import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
-import hub.domain.authentication.models
 from django.conf import settings
 from django.db import migrations, models
 
+import hub.domain.authentication.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('id', models.AutoField(primary_key=True, serialize=False)),
-                ('username', models.CharField(max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()])),
-                ('email', models.EmailField(max_length=254, unique=True)),
-                ('first_name', models.CharField(blank=True, max_length=150)),
-                ('last_name', models.CharField(blank=True, max_length=150)),
-                ('account_type', models.CharField(choices=[('company', 'Company'), ('customer', 'Customer')], db_index=True, default='company', max_length=16)),
-                ('phone', models.CharField(blank=True, max_length=32, null=True)),
-                ('is_verified', models.BooleanField(default=False)),
-                ('is_active', models.BooleanField(default=True)),
-                ('is_staff', models.BooleanField(default=False)),
-                ('is_superuser', models.BooleanField(default=False)),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                (
+                    "username",
+                    models.CharField(
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254, unique=True)),
+                ("first_name", models.CharField(blank=True, max_length=150)),
+                ("last_name", models.CharField(blank=True, max_length=150)),
+                (
+                    "account_type",
+                    models.CharField(
+                        choices=[("company", "Company"), ("customer", "Customer")],
+                        db_index=True,
+                        default="company",
+                        max_length=16,
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=32, null=True)),
+                ("is_verified", models.BooleanField(default=False)),
+                ("is_active", models.BooleanField(default=True)),
+                ("is_staff", models.BooleanField(default=False)),
+                ("is_superuser", models.BooleanField(default=False)),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'authentication_user',
-                'constraints': [models.CheckConstraint(condition=models.Q(('account_type__in', ['company', 'customer'])), name='authentication_user_account_type_valid')],
+                "db_table": "authentication_user",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("account_type__in", ["company", "customer"])),
+                        name="authentication_user_account_type_valid",
+                    )
+                ],
             },
             managers=[
-                ('objects', hub.domain.authentication.models.UserManager()),
+                ("objects", hub.domain.authentication.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='Company',
+            name="Company",
             fields=[
-                ('id', models.AutoField(primary_key=True, serialize=False)),
-                ('company_name', models.CharField(max_length=255)),
-                ('logo', models.ImageField(blank=True, null=True, upload_to='company_logos/')),
-                ('website', models.URLField(blank=True, null=True)),
-                ('industry', models.CharField(blank=True, choices=[('technology', 'Technology'), ('healthcare', 'Healthcare'), ('finance', 'Finance'), ('retail', 'Retail'), ('manufacturing', 'Manufacturing'), ('other', 'Other')], db_index=True, max_length=32, null=True)),
-                ('description', models.TextField(blank=True, null=True)),
-                ('phone', models.CharField(blank=True, max_length=32, null=True)),
-                ('employee_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('address', models.TextField(blank=True, null=True)),
-                ('city', models.CharField(blank=True, max_length=100, null=True)),
-                ('country', models.CharField(blank=True, max_length=100, null=True)),
-                ('timezone', models.CharField(blank=True, max_length=100, null=True)),
-                ('is_active', models.BooleanField(db_index=True, default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='companies_created', to=settings.AUTH_USER_MODEL)),
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("company_name", models.CharField(max_length=255)),
+                ("logo", models.ImageField(blank=True, null=True, upload_to="company_logos/")),
+                ("website", models.URLField(blank=True, null=True)),
+                (
+                    "industry",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("technology", "Technology"),
+                            ("healthcare", "Healthcare"),
+                            ("finance", "Finance"),
+                            ("retail", "Retail"),
+                            ("manufacturing", "Manufacturing"),
+                            ("other", "Other"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                        null=True,
+                    ),
+                ),
+                ("description", models.TextField(blank=True, null=True)),
+                ("phone", models.CharField(blank=True, max_length=32, null=True)),
+                ("employee_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("address", models.TextField(blank=True, null=True)),
+                ("city", models.CharField(blank=True, max_length=100, null=True)),
+                ("country", models.CharField(blank=True, max_length=100, null=True)),
+                ("timezone", models.CharField(blank=True, max_length=100, null=True)),
+                ("is_active", models.BooleanField(db_index=True, default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="companies_created",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'companies',
-                'db_table': 'authentication_company',
+                "verbose_name_plural": "companies",
+                "db_table": "authentication_company",
             },
         ),
         migrations.CreateModel(
-            name='CompanyUser',
+            name="CompanyUser",
             fields=[
-                ('id', models.AutoField(primary_key=True, serialize=False)),
-                ('role', models.CharField(choices=[('ceo', 'CEO'), ('manager', 'Manager'), ('sales_manager', 'Sales manager'), ('support_staff', 'Support staff')], db_index=True, max_length=32)),
-                ('department', models.CharField(blank=True, choices=[('sales', 'Sales'), ('support', 'Support'), ('marketing', 'Marketing'), ('management', 'Management')], db_index=True, max_length=32, null=True)),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('is_active', models.BooleanField(default=True)),
-                ('can_invite_users', models.BooleanField(default=False)),
-                ('can_manage_deals', models.BooleanField(default=False)),
-                ('can_view_reports', models.BooleanField(default=False)),
-                ('can_manage_customers', models.BooleanField(default=False)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='authentication.company')),
-                ('invited_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("ceo", "CEO"),
+                            ("manager", "Manager"),
+                            ("sales_manager", "Sales manager"),
+                            ("support_staff", "Support staff"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "department",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("sales", "Sales"),
+                            ("support", "Support"),
+                            ("marketing", "Marketing"),
+                            ("management", "Management"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                        null=True,
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("is_active", models.BooleanField(default=True)),
+                ("can_invite_users", models.BooleanField(default=False)),
+                ("can_manage_deals", models.BooleanField(default=False)),
+                ("can_view_reports", models.BooleanField(default=False)),
+                ("can_manage_customers", models.BooleanField(default=False)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'authentication_companyuser',
+                "db_table": "authentication_companyuser",
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.AutoField(primary_key=True, serialize=False)),
-                ('profile_picture', models.ImageField(blank=True, null=True, upload_to='customer_profiles/')),
-                ('date_of_birth', models.DateField(blank=True, null=True)),
-                ('address', models.TextField(blank=True, null=True)),
-                ('city', models.CharField(blank=True, max_length=100, null=True)),
-                ('country', models.CharField(blank=True, max_length=100, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='customer', to=settings.AUTH_USER_MODEL)),
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                (
+                    "profile_picture",
+                    models.ImageField(blank=True, null=True, upload_to="customer_profiles/"),
+                ),
+                ("date_of_birth", models.DateField(blank=True, null=True)),
+                ("address", models.TextField(blank=True, null=True)),
+                ("city", models.CharField(blank=True, max_length=100, null=True)),
+                ("country", models.CharField(blank=True, max_length=100, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="customer",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'authentication_customer',
+                "db_table": "authentication_customer",
             },
         ),
         migrations.CreateModel(
-            name='CustomerCompany',
+            name="CustomerCompany",
             fields=[
-                ('id', models.AutoField(primary_key=True, serialize=False)),
-                ('verified', models.BooleanField(db_index=True, default=False)),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('customer_since', models.DateTimeField(blank=True, null=True)),
-                ('customer_status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive'), ('blocked', 'Blocked')], default='active', max_length=20)),
-                ('notes', models.TextField(blank=True, default='')),
-                ('account_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('added_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='customers', to='authentication.company')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='companies', to='authentication.customer')),
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("verified", models.BooleanField(db_index=True, default=False)),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("customer_since", models.DateTimeField(blank=True, null=True)),
+                (
+                    "customer_status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("inactive", "Inactive"),
+                            ("blocked", "Blocked"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, default="")),
+                (
+                    "account_manager",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="customers",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="companies",
+                        to="authentication.customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'customer companies',
-                'db_table': 'authentication_customercompany',
+                "verbose_name_plural": "customer companies",
+                "db_table": "authentication_customercompany",
             },
         ),
         migrations.CreateModel(
-            name='UserInvitation',
+            name="UserInvitation",
             fields=[
-                ('id', models.AutoField(primary_key=True, serialize=False)),
-                ('email', models.EmailField(db_index=True, max_length=254)),
-                ('role', models.CharField(choices=[('ceo', 'CEO'), ('manager', 'Manager'), ('sales_manager', 'Sales manager'), ('support_staff', 'Support staff')], max_length=32)),
-                ('invitation_token', models.CharField(default=hub.domain.authentication.models._new_invitation_token, max_length=100, unique=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('expired', 'Expired')], db_index=True, default='pending', max_length=16)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('accepted_at', models.DateTimeField(blank=True, null=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='authentication.company')),
-                ('invited_by', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("email", models.EmailField(db_index=True, max_length=254)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("ceo", "CEO"),
+                            ("manager", "Manager"),
+                            ("sales_manager", "Sales manager"),
+                            ("support_staff", "Support staff"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "invitation_token",
+                    models.CharField(
+                        default=hub.domain.authentication.models._new_invitation_token,
+                        max_length=100,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("expired", "Expired"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("accepted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'authentication_userinvitation',
+                "db_table": "authentication_userinvitation",
             },
         ),
         migrations.AddConstraint(
-            model_name='company',
-            constraint=models.CheckConstraint(condition=models.Q(('industry__in', ['technology', 'healthcare', 'finance', 'retail', 'manufacturing', 'other']), ('industry__isnull', True), _connector='OR'), name='authentication_company_industry_valid'),
+            model_name="company",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "industry__in",
+                        ["technology", "healthcare", "finance", "retail", "manufacturing", "other"],
+                    ),
+                    ("industry__isnull", True),
+                    _connector="OR",
+                ),
+                name="authentication_company_industry_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='companyuser',
-            constraint=models.UniqueConstraint(fields=('user', 'company'), name='authentication_companyuser_user_company_uniq'),
+            model_name="companyuser",
+            constraint=models.UniqueConstraint(
+                fields=("user", "company"), name="authentication_companyuser_user_company_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='companyuser',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['ceo', 'manager', 'sales_manager', 'support_staff'])), name='authentication_companyuser_role_valid'),
+            model_name="companyuser",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("role__in", ["ceo", "manager", "sales_manager", "support_staff"])
+                ),
+                name="authentication_companyuser_role_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='companyuser',
-            constraint=models.CheckConstraint(condition=models.Q(('department__in', ['sales', 'support', 'marketing', 'management']), ('department__isnull', True), _connector='OR'), name='authentication_companyuser_department_valid'),
+            model_name="companyuser",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("department__in", ["sales", "support", "marketing", "management"]),
+                    ("department__isnull", True),
+                    _connector="OR",
+                ),
+                name="authentication_companyuser_department_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customercompany',
-            constraint=models.CheckConstraint(condition=models.Q(('customer_status__in', ['active', 'inactive', 'blocked'])), name='authentication_customercompany_customer_status_valid'),
+            model_name="customercompany",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("customer_status__in", ["active", "inactive", "blocked"])),
+                name="authentication_customercompany_customer_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='userinvitation',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['ceo', 'manager', 'sales_manager', 'support_staff'])), name='authentication_userinvitation_role_valid'),
+            model_name="userinvitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("role__in", ["ceo", "manager", "sales_manager", "support_staff"])
+                ),
+                name="authentication_userinvitation_role_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='userinvitation',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'accepted', 'expired'])), name='authentication_userinvitation_status_valid'),
+            model_name="userinvitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "accepted", "expired"])),
+                name="authentication_userinvitation_status_valid",
+            ),
         ),
     ]

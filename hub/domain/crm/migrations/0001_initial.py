@@ -6,236 +6,485 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('authentication', '0001_initial'),
+        ("authentication", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DealStage',
+            name="DealStage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('order', models.IntegerField()),
-                ('probability', models.IntegerField()),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("order", models.IntegerField()),
+                ("probability", models.IntegerField()),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'db_table': 'crm_dealstage',
-                'ordering': ['pipeline', 'order'],
+                "db_table": "crm_dealstage",
+                "ordering": ["pipeline", "order"],
             },
         ),
         migrations.CreateModel(
-            name='Deal',
+            name="Deal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True, null=True)),
-                ('value', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('currency', models.CharField(default='USD', max_length=8)),
-                ('expected_close_date', models.DateField(blank=True, null=True)),
-                ('actual_close_date', models.DateField(blank=True, null=True)),
-                ('contact_name', models.CharField(max_length=255)),
-                ('contact_email', models.EmailField(max_length=254)),
-                ('contact_phone', models.CharField(blank=True, max_length=32, null=True)),
-                ('company_name', models.CharField(max_length=255)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('won', 'Won'), ('lost', 'Lost')], default='open', max_length=16)),
-                ('lost_reason', models.TextField(blank=True, null=True)),
-                ('priority', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High')], default='medium', max_length=16)),
-                ('probability', models.IntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('won_at', models.DateTimeField(blank=True, null=True)),
-                ('lost_at', models.DateTimeField(blank=True, null=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_deals', to=settings.AUTH_USER_MODEL)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deals', to='authentication.company')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='deals', to='crm.dealstage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True, null=True)),
+                ("value", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("currency", models.CharField(default="USD", max_length=8)),
+                ("expected_close_date", models.DateField(blank=True, null=True)),
+                ("actual_close_date", models.DateField(blank=True, null=True)),
+                ("contact_name", models.CharField(max_length=255)),
+                ("contact_email", models.EmailField(max_length=254)),
+                ("contact_phone", models.CharField(blank=True, max_length=32, null=True)),
+                ("company_name", models.CharField(max_length=255)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("won", "Won"), ("lost", "Lost")],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("lost_reason", models.TextField(blank=True, null=True)),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("low", "Low"), ("medium", "Medium"), ("high", "High")],
+                        default="medium",
+                        max_length=16,
+                    ),
+                ),
+                ("probability", models.IntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("won_at", models.DateTimeField(blank=True, null=True)),
+                ("lost_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned_deals",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deals",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="deals",
+                        to="crm.dealstage",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'crm_deal',
+                "db_table": "crm_deal",
             },
         ),
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=120)),
-                ('last_name', models.CharField(max_length=120)),
-                ('email', models.EmailField(max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=32, null=True)),
-                ('company_name', models.CharField(blank=True, max_length=255, null=True)),
-                ('job_title', models.CharField(blank=True, max_length=120, null=True)),
-                ('lead_source', models.CharField(choices=[('website', 'Website'), ('referral', 'Referral'), ('cold_call', 'Cold call'), ('social_media', 'Social media'), ('event', 'Event'), ('other', 'Other')], max_length=32)),
-                ('status', models.CharField(choices=[('new', 'New'), ('contacted', 'Contacted'), ('qualified', 'Qualified'), ('unqualified', 'Unqualified'), ('converted', 'Converted')], default='new', max_length=32)),
-                ('estimated_value', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('notes', models.TextField(blank=True, null=True)),
-                ('converted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_leads', to=settings.AUTH_USER_MODEL)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='leads', to='authentication.company')),
-                ('converted_to_deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm.deal')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=120)),
+                ("last_name", models.CharField(max_length=120)),
+                ("email", models.EmailField(max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=32, null=True)),
+                ("company_name", models.CharField(blank=True, max_length=255, null=True)),
+                ("job_title", models.CharField(blank=True, max_length=120, null=True)),
+                (
+                    "lead_source",
+                    models.CharField(
+                        choices=[
+                            ("website", "Website"),
+                            ("referral", "Referral"),
+                            ("cold_call", "Cold call"),
+                            ("social_media", "Social media"),
+                            ("event", "Event"),
+                            ("other", "Other"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("contacted", "Contacted"),
+                            ("qualified", "Qualified"),
+                            ("unqualified", "Unqualified"),
+                            ("converted", "Converted"),
+                        ],
+                        default="new",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "estimated_value",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True),
+                ),
+                ("notes", models.TextField(blank=True, null=True)),
+                ("converted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned_leads",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="leads",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "converted_to_deal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm.deal",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'crm_lead',
+                "db_table": "crm_lead",
             },
         ),
         migrations.AddField(
-            model_name='deal',
-            name='lead',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deals', to='crm.lead'),
+            model_name="deal",
+            name="lead",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="deals",
+                to="crm.lead",
+            ),
         ),
         migrations.CreateModel(
-            name='Activity',
+            name="Activity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('activity_type', models.CharField(choices=[('note', 'Note'), ('call', 'Call'), ('email', 'E-mail'), ('meeting', 'Meeting'), ('task', 'Task')], max_length=32)),
-                ('subject', models.CharField(max_length=255)),
-                ('description', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True)),
-                ('completed', models.BooleanField(default=False)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='authentication.company')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='crm.deal')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='crm.lead')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "activity_type",
+                    models.CharField(
+                        choices=[
+                            ("note", "Note"),
+                            ("call", "Call"),
+                            ("email", "E-mail"),
+                            ("meeting", "Meeting"),
+                            ("task", "Task"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("subject", models.CharField(max_length=255)),
+                ("description", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("scheduled_at", models.DateTimeField(blank=True, null=True)),
+                ("completed", models.BooleanField(default=False)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "deal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="crm.deal",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="crm.lead",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'activities',
-                'db_table': 'crm_activity',
+                "verbose_name_plural": "activities",
+                "db_table": "crm_activity",
             },
         ),
         migrations.CreateModel(
-            name='Pipeline',
+            name="Pipeline",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True, null=True)),
-                ('is_default', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pipelines', to='authentication.company')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True, null=True)),
+                ("is_default", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pipelines",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'crm_pipeline',
+                "db_table": "crm_pipeline",
             },
         ),
         migrations.AddField(
-            model_name='dealstage',
-            name='pipeline',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stages', to='crm.pipeline'),
+            model_name="dealstage",
+            name="pipeline",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="stages",
+                to="crm.pipeline",
+            ),
         ),
         migrations.AddField(
-            model_name='deal',
-            name='pipeline',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='deals', to='crm.pipeline'),
+            model_name="deal",
+            name="pipeline",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.RESTRICT,
+                related_name="deals",
+                to="crm.pipeline",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['company', 'status'], name='crm_lead_company_status_idx'),
+            model_name="lead",
+            index=models.Index(fields=["company", "status"], name="crm_lead_company_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['company', 'email'], name='crm_lead_company_email_idx'),
+            model_name="lead",
+            index=models.Index(fields=["company", "email"], name="crm_lead_company_email_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['created_at'], name='crm_lead_created_at_idx'),
+            model_name="lead",
+            index=models.Index(fields=["created_at"], name="crm_lead_created_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(('lead_source__in', ['website', 'referral', 'cold_call', 'social_media', 'event', 'other'])), name='crm_lead_lead_source_valid'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "lead_source__in",
+                        ["website", "referral", "cold_call", "social_media", "event", "other"],
+                    )
+                ),
+                name="crm_lead_lead_source_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['new', 'contacted', 'qualified', 'unqualified', 'converted'])), name='crm_lead_status_valid'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["new", "contacted", "qualified", "unqualified", "converted"])
+                ),
+                name="crm_lead_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['company', 'lead'], name='crm_activity_co_lead_idx'),
+            model_name="activity",
+            index=models.Index(fields=["company", "lead"], name="crm_activity_co_lead_idx"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['company', 'deal'], name='crm_activity_co_deal_idx'),
+            model_name="activity",
+            index=models.Index(fields=["company", "deal"], name="crm_activity_co_deal_idx"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['created_at'], name='crm_activity_created_at_idx'),
+            model_name="activity",
+            index=models.Index(fields=["created_at"], name="crm_activity_created_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='activity',
-            constraint=models.CheckConstraint(condition=models.Q(('activity_type__in', ['note', 'call', 'email', 'meeting', 'task'])), name='crm_activity_activity_type_valid'),
+            model_name="activity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("activity_type__in", ["note", "call", "email", "meeting", "task"])
+                ),
+                name="crm_activity_activity_type_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='pipeline',
-            index=models.Index(fields=['company', 'is_active'], name='crm_pipeline_co_active_idx'),
+            model_name="pipeline",
+            index=models.Index(fields=["company", "is_active"], name="crm_pipeline_co_active_idx"),
         ),
         migrations.AddIndex(
-            model_name='pipeline',
-            index=models.Index(fields=['company', 'is_default'], name='crm_pipeline_co_default_idx'),
+            model_name="pipeline",
+            index=models.Index(
+                fields=["company", "is_default"], name="crm_pipeline_co_default_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pipeline',
-            constraint=models.UniqueConstraint(fields=('company', 'name'), name='crm_pipeline_company_name_uniq'),
+            model_name="pipeline",
+            constraint=models.UniqueConstraint(
+                fields=("company", "name"), name="crm_pipeline_company_name_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pipeline',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('company',), name='crm_pipeline_one_default_per_company'),
+            model_name="pipeline",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)),
+                fields=("company",),
+                name="crm_pipeline_one_default_per_company",
+            ),
         ),
         migrations.AddIndex(
-            model_name='dealstage',
-            index=models.Index(fields=['pipeline', 'is_active'], name='crm_dealstage_pl_active_idx'),
+            model_name="dealstage",
+            index=models.Index(
+                fields=["pipeline", "is_active"], name="crm_dealstage_pl_active_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='dealstage',
-            index=models.Index(fields=['pipeline', 'order'], name='crm_dealstage_pl_order_idx'),
+            model_name="dealstage",
+            index=models.Index(fields=["pipeline", "order"], name="crm_dealstage_pl_order_idx"),
         ),
         migrations.AddConstraint(
-            model_name='dealstage',
-            constraint=models.UniqueConstraint(fields=('pipeline', 'name'), name='crm_dealstage_pipeline_name_uniq'),
+            model_name="dealstage",
+            constraint=models.UniqueConstraint(
+                fields=("pipeline", "name"), name="crm_dealstage_pipeline_name_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dealstage',
-            constraint=models.UniqueConstraint(fields=('pipeline', 'order'), name='crm_dealstage_pipeline_order_uniq'),
+            model_name="dealstage",
+            constraint=models.UniqueConstraint(
+                fields=("pipeline", "order"), name="crm_dealstage_pipeline_order_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dealstage',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__gte', 0), ('probability__lte', 100)), name='crm_dealstage_probability_range'),
+            model_name="dealstage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__gte", 0), ("probability__lte", 100)),
+                name="crm_dealstage_probability_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['company', 'status'], name='crm_deal_company_status_idx'),
+            model_name="deal",
+            index=models.Index(fields=["company", "status"], name="crm_deal_company_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['company', 'pipeline', 'stage'], name='crm_deal_co_pl_stage_idx'),
+            model_name="deal",
+            index=models.Index(
+                fields=["company", "pipeline", "stage"], name="crm_deal_co_pl_stage_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['company', 'expected_close_date'], name='crm_deal_co_close_idx'),
+            model_name="deal",
+            index=models.Index(
+                fields=["company", "expected_close_date"], name="crm_deal_co_close_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['created_at'], name='crm_deal_created_at_idx'),
+            model_name="deal",
+            index=models.Index(fields=["created_at"], name="crm_deal_created_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='deal',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['open', 'won', 'lost'])), name='crm_deal_status_valid'),
+            model_name="deal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["open", "won", "lost"])),
+                name="crm_deal_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deal',
-            constraint=models.CheckConstraint(condition=models.Q(('priority__in', ['low', 'medium', 'high'])), name='crm_deal_priority_valid'),
+            model_name="deal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("priority__in", ["low", "medium", "high"])),
+                name="crm_deal_priority_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deal',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__gte', 0), ('probability__lte', 100)), name='crm_deal_probability_range'),
+            model_name="deal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__gte", 0), ("probability__lte", 100)),
+                name="crm_deal_probability_range",
+            ),
         ),
     ]

@@ -6,281 +6,623 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('authentication', '0001_initial'),
-        ('crm', '0001_initial'),
+        ("authentication", "0001_initial"),
+        ("crm", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EmailAccount',
+            name="EmailAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('provider', models.CharField(choices=[('gmail', 'Gmail'), ('outlook', 'Outlook'), ('smtp', 'SMTP'), ('imap', 'IMAP')], max_length=32)),
-                ('smtp_host', models.CharField(blank=True, max_length=255, null=True)),
-                ('smtp_port', models.IntegerField(blank=True, null=True)),
-                ('imap_host', models.CharField(blank=True, max_length=255, null=True)),
-                ('imap_port', models.IntegerField(blank=True, null=True)),
-                ('username', models.CharField(max_length=255)),
-                ('password', models.CharField(max_length=512)),
-                ('oauth_token', models.TextField(blank=True, null=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('is_default', models.BooleanField(default=False)),
-                ('sync_enabled', models.BooleanField(default=True)),
-                ('last_sync', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='email_accounts', to='authentication.company')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='email_accounts', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("gmail", "Gmail"),
+                            ("outlook", "Outlook"),
+                            ("smtp", "SMTP"),
+                            ("imap", "IMAP"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("smtp_host", models.CharField(blank=True, max_length=255, null=True)),
+                ("smtp_port", models.IntegerField(blank=True, null=True)),
+                ("imap_host", models.CharField(blank=True, max_length=255, null=True)),
+                ("imap_port", models.IntegerField(blank=True, null=True)),
+                ("username", models.CharField(max_length=255)),
+                ("password", models.CharField(max_length=512)),
+                ("oauth_token", models.TextField(blank=True, null=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("is_default", models.BooleanField(default=False)),
+                ("sync_enabled", models.BooleanField(default=True)),
+                ("last_sync", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="email_accounts",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="email_accounts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_emailaccount',
+                "db_table": "emails_emailaccount",
             },
         ),
         migrations.CreateModel(
-            name='Email',
+            name="Email",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(max_length=255)),
-                ('from_email', models.EmailField(max_length=254)),
-                ('from_name', models.CharField(blank=True, default='', max_length=255)),
-                ('to_emails', models.JSONField(blank=True, default=list)),
-                ('cc_emails', models.JSONField(blank=True, null=True)),
-                ('bcc_emails', models.JSONField(blank=True, null=True)),
-                ('subject', models.CharField(max_length=500)),
-                ('body_text', models.TextField()),
-                ('body_html', models.TextField(blank=True, default='')),
-                ('direction', models.CharField(choices=[('inbound', 'Inbound'), ('outbound', 'Outbound')], max_length=16)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('bounced', 'Bounced')], default='draft', max_length=16)),
-                ('is_read', models.BooleanField(default=False)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('clicked_at', models.DateTimeField(blank=True, null=True)),
-                ('tracking_enabled', models.BooleanField(default=True)),
-                ('opens_count', models.IntegerField(default=0)),
-                ('clicks_count', models.IntegerField(default=0)),
-                ('has_attachments', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('in_reply_to', models.CharField(blank=True, max_length=512, null=True)),
-                ('references', models.TextField(blank=True, null=True)),
-                ('folder', models.CharField(blank=True, max_length=64, null=True)),
-                ('uid', models.IntegerField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reply_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replies', to='emails.email')),
-                ('email_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='emails', to='emails.emailaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("message_id", models.CharField(max_length=255)),
+                ("from_email", models.EmailField(max_length=254)),
+                ("from_name", models.CharField(blank=True, default="", max_length=255)),
+                ("to_emails", models.JSONField(blank=True, default=list)),
+                ("cc_emails", models.JSONField(blank=True, null=True)),
+                ("bcc_emails", models.JSONField(blank=True, null=True)),
+                ("subject", models.CharField(max_length=500)),
+                ("body_text", models.TextField()),
+                ("body_html", models.TextField(blank=True, default="")),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("inbound", "Inbound"), ("outbound", "Outbound")], max_length=16
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                            ("bounced", "Bounced"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("is_read", models.BooleanField(default=False)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                ("clicked_at", models.DateTimeField(blank=True, null=True)),
+                ("tracking_enabled", models.BooleanField(default=True)),
+                ("opens_count", models.IntegerField(default=0)),
+                ("clicks_count", models.IntegerField(default=0)),
+                ("has_attachments", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("in_reply_to", models.CharField(blank=True, max_length=512, null=True)),
+                ("references", models.TextField(blank=True, null=True)),
+                ("folder", models.CharField(blank=True, max_length=64, null=True)),
+                ("uid", models.IntegerField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reply_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replies",
+                        to="emails.email",
+                    ),
+                ),
+                (
+                    "email_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="emails",
+                        to="emails.emailaccount",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_email',
+                "db_table": "emails_email",
             },
         ),
         migrations.CreateModel(
-            name='EmailAttachment',
+            name="EmailAttachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.CharField(max_length=255)),
-                ('file_size', models.IntegerField()),
-                ('file_type', models.CharField(max_length=255)),
-                ('file_path', models.FileField(upload_to='email_attachments/')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('email', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='emails.email')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file_name", models.CharField(max_length=255)),
+                ("file_size", models.IntegerField()),
+                ("file_type", models.CharField(max_length=255)),
+                ("file_path", models.FileField(upload_to="email_attachments/")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "email",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="emails.email",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_emailattachment',
+                "db_table": "emails_emailattachment",
             },
         ),
         migrations.CreateModel(
-            name='EmailSyncLog',
+            name="EmailSyncLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sync_started_at', models.DateTimeField()),
-                ('sync_completed_at', models.DateTimeField(blank=True, null=True)),
-                ('emails_synced', models.IntegerField(default=0)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed')], max_length=32)),
-                ('error_message', models.TextField(blank=True, null=True)),
-                ('email_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sync_logs', to='emails.emailaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sync_started_at", models.DateTimeField()),
+                ("sync_completed_at", models.DateTimeField(blank=True, null=True)),
+                ("emails_synced", models.IntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("error_message", models.TextField(blank=True, null=True)),
+                (
+                    "email_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_logs",
+                        to="emails.emailaccount",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_emailsynclog',
+                "db_table": "emails_emailsynclog",
             },
         ),
         migrations.CreateModel(
-            name='EmailTemplate',
+            name="EmailTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('subject', models.CharField(max_length=500)),
-                ('body_html', models.TextField()),
-                ('body_text', models.TextField(blank=True, default='')),
-                ('category', models.CharField(choices=[('lead', 'Lead'), ('deal', 'Deal'), ('customer', 'Customer'), ('general', 'General')], max_length=32)),
-                ('is_active', models.BooleanField(default=True)),
-                ('usage_count', models.IntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='email_templates', to='authentication.company')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("subject", models.CharField(max_length=500)),
+                ("body_html", models.TextField()),
+                ("body_text", models.TextField(blank=True, default="")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("lead", "Lead"),
+                            ("deal", "Deal"),
+                            ("customer", "Customer"),
+                            ("general", "General"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("usage_count", models.IntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="email_templates",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_emailtemplate',
+                "db_table": "emails_emailtemplate",
             },
         ),
         migrations.CreateModel(
-            name='EmailRule',
+            name="EmailRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True, default='')),
-                ('trigger', models.CharField(choices=[('email_received', 'E-mail received'), ('email_sent', 'E-mail sent'), ('lead_created', 'Lead created'), ('deal_created', 'Deal created')], max_length=64)),
-                ('conditions', models.JSONField(blank=True, default=dict)),
-                ('actions', models.JSONField(blank=True, default=dict)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='email_rules', to='authentication.company')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('template', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rules', to='emails.emailtemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("email_received", "E-mail received"),
+                            ("email_sent", "E-mail sent"),
+                            ("lead_created", "Lead created"),
+                            ("deal_created", "Deal created"),
+                        ],
+                        max_length=64,
+                    ),
+                ),
+                ("conditions", models.JSONField(blank=True, default=dict)),
+                ("actions", models.JSONField(blank=True, default=dict)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="email_rules",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="rules",
+                        to="emails.emailtemplate",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_emailrule',
+                "db_table": "emails_emailrule",
             },
         ),
         migrations.CreateModel(
-            name='EmailThread',
+            name="EmailThread",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=500)),
-                ('participants', models.JSONField(blank=True, default=list)),
-                ('last_message_at', models.DateTimeField()),
-                ('message_count', models.IntegerField(default=0)),
-                ('is_read', models.BooleanField(default=False)),
-                ('is_starred', models.BooleanField(default=False)),
-                ('category', models.CharField(choices=[('primary', 'Primary'), ('social', 'Social'), ('promotions', 'Promotions'), ('updates', 'Updates'), ('lead', 'Lead'), ('deal', 'Deal'), ('customer', 'Customer'), ('complaint', 'Complaint'), ('other', 'Other')], default='primary', max_length=32)),
-                ('sentiment', models.CharField(blank=True, choices=[('positive', 'Positive'), ('neutral', 'Neutral'), ('negative', 'Negative')], max_length=16, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='email_threads', to='authentication.company')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='email_threads', to='authentication.customer')),
-                ('deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='email_threads', to='crm.deal')),
-                ('email_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='threads', to='emails.emailaccount')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='email_threads', to='crm.lead')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(max_length=500)),
+                ("participants", models.JSONField(blank=True, default=list)),
+                ("last_message_at", models.DateTimeField()),
+                ("message_count", models.IntegerField(default=0)),
+                ("is_read", models.BooleanField(default=False)),
+                ("is_starred", models.BooleanField(default=False)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("primary", "Primary"),
+                            ("social", "Social"),
+                            ("promotions", "Promotions"),
+                            ("updates", "Updates"),
+                            ("lead", "Lead"),
+                            ("deal", "Deal"),
+                            ("customer", "Customer"),
+                            ("complaint", "Complaint"),
+                            ("other", "Other"),
+                        ],
+                        default="primary",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "sentiment",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("positive", "Positive"),
+                            ("neutral", "Neutral"),
+                            ("negative", "Negative"),
+                        ],
+                        max_length=16,
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="email_threads",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="email_threads",
+                        to="authentication.customer",
+                    ),
+                ),
+                (
+                    "deal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="email_threads",
+                        to="crm.deal",
+                    ),
+                ),
+                (
+                    "email_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="threads",
+                        to="emails.emailaccount",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="email_threads",
+                        to="crm.lead",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_emailthread',
+                "db_table": "emails_emailthread",
             },
         ),
         migrations.AddField(
-            model_name='email',
-            name='thread',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='emails', to='emails.emailthread'),
+            model_name="email",
+            name="thread",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="emails",
+                to="emails.emailthread",
+            ),
         ),
         migrations.CreateModel(
-            name='EmailTracking',
+            name="EmailTracking",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_type', models.CharField(choices=[('open', 'Open'), ('click', 'Click')], max_length=16)),
-                ('tracked_at', models.DateTimeField(auto_now_add=True)),
-                ('ip_address', models.CharField(blank=True, max_length=45, null=True)),
-                ('user_agent', models.TextField(blank=True, null=True)),
-                ('link_url', models.TextField(blank=True, null=True)),
-                ('email', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tracking_events', to='emails.email')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event_type",
+                    models.CharField(choices=[("open", "Open"), ("click", "Click")], max_length=16),
+                ),
+                ("tracked_at", models.DateTimeField(auto_now_add=True)),
+                ("ip_address", models.CharField(blank=True, max_length=45, null=True)),
+                ("user_agent", models.TextField(blank=True, null=True)),
+                ("link_url", models.TextField(blank=True, null=True)),
+                (
+                    "email",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tracking_events",
+                        to="emails.email",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'emails_emailtracking',
+                "db_table": "emails_emailtracking",
             },
         ),
         migrations.AddIndex(
-            model_name='emailaccount',
-            index=models.Index(fields=['company', 'email'], name='emails_acct_co_email_idx'),
+            model_name="emailaccount",
+            index=models.Index(fields=["company", "email"], name="emails_acct_co_email_idx"),
         ),
         migrations.AddIndex(
-            model_name='emailaccount',
-            index=models.Index(fields=['user', 'is_default'], name='emails_acct_user_default_idx'),
+            model_name="emailaccount",
+            index=models.Index(fields=["user", "is_default"], name="emails_acct_user_default_idx"),
         ),
         migrations.AddConstraint(
-            model_name='emailaccount',
-            constraint=models.UniqueConstraint(fields=('company', 'email'), name='emails_emailaccount_company_email_uniq'),
+            model_name="emailaccount",
+            constraint=models.UniqueConstraint(
+                fields=("company", "email"), name="emails_emailaccount_company_email_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='emailaccount',
-            constraint=models.CheckConstraint(condition=models.Q(('provider__in', ['gmail', 'outlook', 'smtp', 'imap'])), name='emails_emailaccount_provider_valid'),
+            model_name="emailaccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("provider__in", ["gmail", "outlook", "smtp", "imap"])),
+                name="emails_emailaccount_provider_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='emailsynclog',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['running', 'completed', 'failed'])), name='emails_emailsynclog_status_valid'),
+            model_name="emailsynclog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["running", "completed", "failed"])),
+                name="emails_emailsynclog_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='emailtemplate',
-            index=models.Index(fields=['company', 'category'], name='emails_tpl_co_category_idx'),
+            model_name="emailtemplate",
+            index=models.Index(fields=["company", "category"], name="emails_tpl_co_category_idx"),
         ),
         migrations.AddConstraint(
-            model_name='emailtemplate',
-            constraint=models.UniqueConstraint(fields=('company', 'name'), name='emails_emailtemplate_company_name_uniq'),
+            model_name="emailtemplate",
+            constraint=models.UniqueConstraint(
+                fields=("company", "name"), name="emails_emailtemplate_company_name_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='emailtemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('category__in', ['lead', 'deal', 'customer', 'general'])), name='emails_emailtemplate_category_valid'),
+            model_name="emailtemplate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("category__in", ["lead", "deal", "customer", "general"])),
+                name="emails_emailtemplate_category_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='emailrule',
-            constraint=models.CheckConstraint(condition=models.Q(('trigger__in', ['email_received', 'email_sent', 'lead_created', 'deal_created'])), name='emails_emailrule_trigger_valid'),
+            model_name="emailrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "trigger__in",
+                        ["email_received", "email_sent", "lead_created", "deal_created"],
+                    )
+                ),
+                name="emails_emailrule_trigger_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='emailthread',
-            index=models.Index(fields=['company', 'last_message_at'], name='emails_thread_co_last_idx'),
+            model_name="emailthread",
+            index=models.Index(
+                fields=["company", "last_message_at"], name="emails_thread_co_last_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='emailthread',
-            index=models.Index(fields=['email_account', 'is_read'], name='emails_thread_acct_read_idx'),
+            model_name="emailthread",
+            index=models.Index(
+                fields=["email_account", "is_read"], name="emails_thread_acct_read_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='emailthread',
-            index=models.Index(fields=['category'], name='emails_thread_category_idx'),
+            model_name="emailthread",
+            index=models.Index(fields=["category"], name="emails_thread_category_idx"),
         ),
         migrations.AddConstraint(
-            model_name='emailthread',
-            constraint=models.CheckConstraint(condition=models.Q(('category__in', ['primary', 'social', 'promotions', 'updates', 'lead', 'deal', 'customer', 'complaint', 'other'])), name='emails_emailthread_category_valid'),
+            model_name="emailthread",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "category__in",
+                        [
+                            "primary",
+                            "social",
+                            "promotions",
+                            "updates",
+                            "lead",
+                            "deal",
+                            "customer",
+                            "complaint",
+                            "other",
+                        ],
+                    )
+                ),
+                name="emails_emailthread_category_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='emailthread',
-            constraint=models.CheckConstraint(condition=models.Q(('sentiment__in', ['positive', 'neutral', 'negative']), ('sentiment__isnull', True), _connector='OR'), name='emails_emailthread_sentiment_valid'),
+            model_name="emailthread",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("sentiment__in", ["positive", "neutral", "negative"]),
+                    ("sentiment__isnull", True),
+                    _connector="OR",
+                ),
+                name="emails_emailthread_sentiment_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='email',
-            index=models.Index(fields=['thread', 'sent_at'], name='emails_email_thread_sent_idx'),
+            model_name="email",
+            index=models.Index(fields=["thread", "sent_at"], name="emails_email_thread_sent_idx"),
         ),
         migrations.AddIndex(
-            model_name='email',
-            index=models.Index(fields=['email_account', 'status'], name='emails_email_acct_status_idx'),
+            model_name="email",
+            index=models.Index(
+                fields=["email_account", "status"], name="emails_email_acct_status_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='email',
-            index=models.Index(fields=['direction'], name='emails_email_direction_idx'),
+            model_name="email",
+            index=models.Index(fields=["direction"], name="emails_email_direction_idx"),
         ),
         migrations.AddConstraint(
-            model_name='email',
-            constraint=models.UniqueConstraint(fields=('email_account', 'message_id'), name='emails_email_account_message_id_uniq'),
+            model_name="email",
+            constraint=models.UniqueConstraint(
+                fields=("email_account", "message_id"), name="emails_email_account_message_id_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='email',
-            constraint=models.CheckConstraint(condition=models.Q(('direction__in', ['inbound', 'outbound'])), name='emails_email_direction_valid'),
+            model_name="email",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("direction__in", ["inbound", "outbound"])),
+                name="emails_email_direction_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='email',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'queued', 'sent', 'delivered', 'failed', 'bounced'])), name='emails_email_status_valid'),
+            model_name="email",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["draft", "queued", "sent", "delivered", "failed", "bounced"])
+                ),
+                name="emails_email_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='emailtracking',
-            index=models.Index(fields=['email', 'event_type'], name='emails_track_email_type_idx'),
+            model_name="emailtracking",
+            index=models.Index(fields=["email", "event_type"], name="emails_track_email_type_idx"),
         ),
         migrations.AddIndex(
-            model_name='emailtracking',
-            index=models.Index(fields=['-tracked_at'], name='emails_track_tracked_at_idx'),
+            model_name="emailtracking",
+            index=models.Index(fields=["-tracked_at"], name="emails_track_tracked_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='emailtracking',
-            constraint=models.CheckConstraint(condition=models.Q(('event_type__in', ['open', 'click'])), name='emails_emailtracking_event_type_valid'),
+            model_name="emailtracking",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("event_type__in", ["open", "click"])),
+                name="emails_emailtracking_event_type_valid",
+            ),
         ),
     ]

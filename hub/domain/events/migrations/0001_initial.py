@@ -4,29 +4,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('company_id', models.IntegerField(blank=True, null=True)),
-                ('audience', models.CharField(choices=[('user', 'One user'), ('company', 'Company members'), ('deal_managers', 'Deal managers and assignee')], max_length=16)),
-                ('user_id', models.IntegerField(blank=True, null=True)),
-                ('topic', models.CharField(max_length=32)),
-                ('type', models.CharField(max_length=64)),
-                ('payload', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("company_id", models.IntegerField(blank=True, null=True)),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[
+                            ("user", "One user"),
+                            ("company", "Company members"),
+                            ("deal_managers", "Deal managers and assignee"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("user_id", models.IntegerField(blank=True, null=True)),
+                ("topic", models.CharField(max_length=32)),
+                ("type", models.CharField(max_length=64)),
+                ("payload", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'db_table': 'hub_event',
-                'indexes': [models.Index(fields=['company_id', 'id'], name='hub_event_company_id_idx'), models.Index(fields=['user_id', 'id'], name='hub_event_user_id_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('audience__in', ['user', 'company', 'deal_managers'])), name='hub_event_audience_valid')],
+                "db_table": "hub_event",
+                "indexes": [
+                    models.Index(fields=["company_id", "id"], name="hub_event_company_id_idx"),
+                    models.Index(fields=["user_id", "id"], name="hub_event_user_id_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("audience__in", ["user", "company", "deal_managers"])),
+                        name="hub_event_audience_valid",
+                    )
+                ],
             },
         ),
     ]

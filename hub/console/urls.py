@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
     path("console/", RedirectView.as_view(pattern_name="console:calls"), name="index"),
     path("console/calls/", views.call_board, name="calls"),
+    path("console/calls/dial/", views.call_dial, name="call-dial"),
     path("console/notifications/", views.notifications, name="notifications"),
     path("console/events/", views.event_log, name="events"),
 ]

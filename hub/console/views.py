@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from hub.console import selectors
+from hub.domain.authentication.models import Company
 from hub.domain.calls.models import CallStatus
+from hub.domain.calls.outbound import CallPlacementError, call_place
 
 
 @staff_member_required
@@ -26,8 +30,37 @@ def call_board(request: HttpRequest) -> HttpResponse:
         "calls": selectors.call_board_list(viewer=viewer),
         "members": selectors.member_names(viewer=viewer),
         "status_labels": dict(CallStatus.choices),
+        "dial_companies": Company.objects.filter(id__in=viewer.companies).order_by("company_name"),
     }
     return render(request, "hub/console/calls.html", context)
+
+
+@staff_member_required
+@require_POST
+def call_dial(request: HttpRequest) -> HttpResponse:
+    """Click-to-call from the board: Twilio rings the number, the board shows the call live."""
+    viewer = selectors.console_viewer(user=request.user)
+    to_number = request.POST.get("to_number", "").strip()
+    company = (
+        Company.objects.filter(
+            id__in=viewer.companies, id=request.POST.get("company") or None
+        ).first()
+        or Company.objects.filter(id__in=viewer.companies).order_by("company_name").first()
+    )
+    if company is None:
+        messages.error(request, "You are not an active member of any company.")
+    elif not to_number:
+        messages.error(request, "Enter the number to call.")
+    else:
+        try:
+            call = call_place(user=request.user, company=company, to_number=to_number)
+        except CallPlacementError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, f"Calling {call.to_number} from {call.from_number} (call #{call.id})."
+            )
+    return redirect("console:calls")
 
 
 @staff_member_required

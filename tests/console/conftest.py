@@ -30,3 +30,7 @@ def staff_charlie(charlie):
 def alice_client(client, staff_alice):
     client.force_login(staff_alice)
     return client
+
+
+# The loopback fake of Twilio's REST API, for the call board's Call button.
+from tests.twilio_rest.conftest import fake_twilio, twilio_settings  # noqa: E402, F401

@@ -198,6 +198,7 @@ def figures(poster: Poster, elapsed: float, browser: Browser | None, sids) -> di
         "answer_p50_ms": pct(poster.answers, 0.50),
         "answer_p99_ms": pct(poster.answers, 0.99),
         "5xx": sum(n for s, n in poster.statuses.items() if s >= 500 or s == 0),
+        "statuses": {str(s or "no answer"): n for s, n in sorted(poster.statuses.items())},
     }
     if browser is not None:
         lat = [(browser.seen[s] - poster.sent_at[s]) * 1000 for s in sids if s in browser.seen]

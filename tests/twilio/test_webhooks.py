@@ -99,11 +99,14 @@ def test_malformed_signed_callbacks_are_400_and_nothing_is_stored(client, change
     assert not TwilioCallback.objects.exists()
 
 
-def test_without_credentials_the_webhooks_answer_503(client, settings):
-    settings.TWILIO_AUTH_TOKEN = None
-    response = post(client, STATUS, status_params(call_sid(), "ringing", 1))
+@pytest.mark.parametrize("name", ["TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "HUB_PUBLIC_URL"])
+def test_without_configuration_the_webhooks_answer_503(client, settings, name):
+    params = status_params(call_sid(), "ringing", 1)
+    signature = sign(STATUS, params)
+    setattr(settings, name, None)
+    response = post(client, STATUS, params, signature=signature)
     assert response.status_code == 503
-    assert b"TWILIO_AUTH_TOKEN" in response.content
+    assert name.encode() in response.content
     assert not TwilioCallback.objects.exists()
 
 

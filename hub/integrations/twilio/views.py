@@ -46,8 +46,12 @@ def _params(request: HttpRequest) -> dict[str, Any]:
 
 def _verify(request: HttpRequest) -> None:
     token = settings.TWILIO_AUTH_TOKEN
-    if not token or not settings.TWILIO_ACCOUNT_SID:
-        raise Refused(503, "Twilio webhooks are off: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
+    if not token or not settings.TWILIO_ACCOUNT_SID or not settings.HUB_PUBLIC_URL:
+        raise Refused(
+            503,
+            "Twilio webhooks are off: "
+            "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and HUB_PUBLIC_URL.",
+        )
     signature = request.headers.get(SIGNATURE_HEADER, "")
     url = f"{settings.HUB_PUBLIC_URL}{request.get_full_path()}"
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -103,29 +104,31 @@ def call_ensure(
     from_number: str,
     to_number: str,
     status: str = CallStatus.INITIATED,
-) -> Call | None:
-    """Return the call with this CallSid, locked; create it when a company owns the number.
+    **fields: Any,
+) -> tuple[Call | None, bool]:
+    """Return the call with this CallSid, locked, and whether it was created just now.
 
-    Returns None when the call is unknown and no company owns its number.
+    An unknown call is created (with ``status`` and ``fields``) when a company owns its
+    number; the call is None when none does.
     """
     call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
     if call is not None:
-        return call
+        return call, False
     if _call_sid_lock(call_sid):
         # Whoever held the lock may have created the call; we see it once they committed.
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
         if call is not None:
-            return call
+            return call, False
     ours, theirs = (to_number, from_number)
     if direction == CallDirection.OUTBOUND:
         ours, theirs = (from_number, to_number)
     number = company_number_find(ours)
     if number is None:
-        return None
+        return None, False
     contact = contact_find(company_id=number.company_id, number=theirs)
     try:
         with transaction.atomic():
-            return call_create(
+            created = call_create(
                 company=number.company,
                 direction=direction,
                 from_number=e164_or_none(from_number) or from_number[:20],
@@ -137,13 +140,15 @@ def call_ensure(
                 lead=contact.lead,
                 customer=contact.customer,
                 deal=contact.deal,
+                **fields,
             )
     except (IntegrityError, ValidationError):
         # Another writer created it meanwhile (outside the lock: the CRM, a REST sync).
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
         if call is None:
             raise
-        return call
+        return call, False
+    return created, True
 
 
 def _call_sid_lock(call_sid: str) -> bool:

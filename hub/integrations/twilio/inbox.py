@@ -180,7 +180,11 @@ def _direction(params: dict[str, Any]) -> str:
     return CallDirection.INBOUND if raw == "inbound" else CallDirection.OUTBOUND
 
 
-def _call(row: TwilioCallback, status: str = CallStatus.INITIATED) -> Call | None:
+def _call(row: TwilioCallback, status: str = CallStatus.INITIATED, **fields) -> Call | None:
+    return _call_created(row, status, **fields)[0]
+
+
+def _call_created(row: TwilioCallback, status: str, **fields) -> tuple[Call | None, bool]:
     p = row.params
     return call_ensure(
         call_sid=row.call_sid,
@@ -188,7 +192,24 @@ def _call(row: TwilioCallback, status: str = CallStatus.INITIATED) -> Call | Non
         from_number=str(p.get("From") or ""),
         to_number=str(p.get("To") or ""),
         status=status,
+        **fields,
     )
+
+
+def _reported(status: str | None, p: dict[str, Any]) -> dict[str, Any]:
+    """The timing and price a status callback carries, as call_status_apply takes them."""
+    at = _time(p.get("Timestamp"))
+    duration = _int(p.get("CallDuration")) if status in TERMINAL else None
+    start_time = at if status == CallStatus.IN_PROGRESS else None
+    end_time = at if status in TERMINAL else None
+    if status == CallStatus.COMPLETED and end_time and duration:
+        start_time = end_time - timedelta(seconds=duration)
+    price = _price(p.get("Price"))
+    price_unit = str(p.get("PriceUnit") or "").upper()[:10] if price is not None else ""
+    fields = {"duration": duration, "start_time": start_time, "end_time": end_time, "price": price}
+    if price_unit:
+        fields["price_unit"] = price_unit
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _nobody(row: TwilioCallback) -> str:
@@ -202,24 +223,13 @@ def _status(row: TwilioCallback) -> str:
     p = row.params
     raw = str(p.get("CallStatus") or "")
     status = twilio_status_map(raw)
-    call = _call(row, status or CallStatus.INITIATED)
+    reported = _reported(status, p) if status else {}
+    call, created = _call_created(row, status or CallStatus.INITIATED, **reported)
     if call is None:
         return _nobody(row)
-    at = _time(p.get("Timestamp"))
-    duration = _int(p.get("CallDuration"))
-    start_time = at if status == CallStatus.IN_PROGRESS else None
-    end_time = at if status in TERMINAL else None
-    if status == CallStatus.COMPLETED and end_time and duration:
-        start_time = end_time - timedelta(seconds=duration)
-    changed = call_status_apply(
-        call=call,
-        twilio_status=raw,
-        sequence_number=row.sequence_number,
-        duration=duration if status in TERMINAL else None,
-        start_time=start_time,
-        end_time=end_time,
-        price=_price(p.get("Price")),
-        price_unit=p.get("PriceUnit") or None,
+    # A call created from this very callback already holds everything it reports.
+    changed = (created and status is not None) or call_status_apply(
+        call=call, twilio_status=raw, sequence_number=row.sequence_number, **reported
     )
     if status is None:
         return f"unknown status {raw[:40]!r}: call left unchanged"

@@ -202,3 +202,20 @@ def test_outsider_numbers_stay_apart(client, brokers, line, globex, charlie):
     # Acme's lead has the caller's phone, but the call is Globex's: no Acme rows attached.
     assert (call.company_id, call.lead_id, call.deal_id) == (globex.id, None, None)
     assert list(Notification.objects.values_list("user_id", flat=True)) == [charlie.id]
+
+
+def test_a_call_made_elsewhere_notifies_the_number_owner(client, brokers, line, alice, bob):
+    number, _, _ = line
+    sid = call_sid()
+    # The CRM created the call and gave it to alice; the number is bob's.
+    factories.CallFactory(
+        company=number.company,
+        phone_number=number,
+        user=alice,
+        twilio_call_sid=sid,
+        to_number=number.phone_number,
+    )
+    post(client, STATUS, status_params(sid, "busy", 2))
+    _run(brokers)
+    assert list(Notification.objects.values_list("user_id", flat=True)) == [bob.id]
+    assert Call.objects.get(twilio_call_sid=sid).disposition == "Busy"

@@ -82,6 +82,7 @@ def test_a_callback_for_another_account_is_refused(client):
         ({"SequenceNumber": "abc"}, STATUS),
         ({"SequenceNumber": "-1"}, STATUS),
         ({"SequenceNumber": "1.5"}, STATUS),
+        ({"SequenceNumber": "\u0661"}, STATUS),
         ({"SequenceNumber": "99999999999"}, STATUS),
         ({"CallStatus": None}, STATUS),
         ({"RecordingSid": None}, "/twilio/voice/recording"),

@@ -198,16 +198,24 @@ def _notify_once(*, user: User, call_sid: str, title: str, message: str) -> bool
     return True
 
 
+def _number_owner(call: Call) -> User | None:
+    """The owner of the company number the call used; else the call's user."""
+    if call.phone_number_id is not None:
+        return call.phone_number.user
+    return call.user
+
+
 def call_missed_notify(*, call: Call, outcome: str) -> bool:
     """Tell the owner of the called number about a missed inbound call (once per call)."""
-    if call.direction != CallDirection.INBOUND or call.user_id is None:
+    owner = _number_owner(call)
+    if call.direction != CallDirection.INBOUND or owner is None:
         return False
     if call.disposition is None:
         call.disposition = Disposition.BUSY if outcome == CallStatus.BUSY else Disposition.NO_ANSWER
         call.save(update_fields=["disposition"])
     what = "busy" if outcome == CallStatus.BUSY else "not answered"
     return _notify_once(
-        user=call.user,
+        user=owner,
         call_sid=call.twilio_call_sid,
         title=f"Missed call from {call.from_number}",
         message=f"A call from {call.from_number} to {call.to_number} was {what}.",
@@ -234,10 +242,11 @@ def voicemail_receive(
     if call.disposition in (None, Disposition.NO_ANSWER, Disposition.BUSY):
         call.disposition = Disposition.VOICEMAIL
         call.save(update_fields=["disposition"])
-    if call.user_id is not None:
+    owner = _number_owner(call)
+    if owner is not None:
         related_id = uuid.uuid5(_CALL_NAMESPACE, f"voicemail:{recording_url}")
         notification_create(
-            user=call.user,
+            user=owner,
             title=f"Voicemail from {call.from_number}",
             message=f"{call.from_number} left a {duration}s voicemail on {call.to_number}.",
             type=NotificationType.INFO,

@@ -70,7 +70,8 @@ def _checked(kind: str, params: dict[str, Any]) -> tuple[str, int | None]:
     sequence = params.get("SequenceNumber")
     number = None
     if sequence is not None:
-        if not isinstance(sequence, str) or not sequence.isdigit() or int(sequence) > _SEQUENCE_MAX:
+        digits = isinstance(sequence, str) and sequence.isascii() and sequence.isdigit()
+        if not digits or int(sequence) > _SEQUENCE_MAX:
             raise Refused(400, "SequenceNumber must be a non-negative integer.")
         number = int(sequence)
     if kind == CallbackKind.RECORDING and not _SID.fullmatch(str(params.get("RecordingSid", ""))):

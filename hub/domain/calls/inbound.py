@@ -28,6 +28,7 @@ from hub.domain.calls.models import (
     PhoneNumber,
     VoicemailMessage,
 )
+from hub.domain.calls.outbound import call_outbound_adopt
 from hub.domain.calls.services import call_create, phone_normalize, voicemail_create
 from hub.domain.crm.models import Deal, Lead
 from hub.domain.notifications.models import Notification, NotificationType
@@ -119,6 +120,11 @@ def call_ensure(
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
         if call is not None:
             return call, False
+    if direction == CallDirection.OUTBOUND:
+        # Under the CallSid lock, so a second callback for this sid waits and then finds it.
+        call = _placeholder_adopt(call_sid, from_number, to_number)
+        if call is not None:
+            return call, False
     ours, theirs = (to_number, from_number)
     if direction == CallDirection.OUTBOUND:
         ours, theirs = (from_number, to_number)
@@ -149,6 +155,34 @@ def call_ensure(
             raise
         return call, False
     return created, True
+
+
+def _placeholder_adopt(call_sid: str, from_number: str, to_number: str) -> Call | None:
+    """Give the sid to a click-to-call row Twilio called back about before it was stored."""
+    from_e164, to_e164 = e164_or_none(from_number), e164_or_none(to_number)
+    if from_e164 is None or to_e164 is None:
+        return None
+    return call_outbound_adopt(call_sid=call_sid, from_number=from_e164, to_number=to_e164)
+
+
+def call_outbound_find(*, call_sid: str, from_number: str, to_number: str) -> Call | None:
+    """Return the click-to-call row of this CallSid, with its user and number, or None.
+
+    Twilio may fetch the call's TwiML before :func:`call_place` has stored the sid; the row
+    still waiting for it is adopted then, as a status callback would.
+    """
+    calls = Call.objects.select_related("user", "phone_number")
+    call = calls.filter(twilio_call_sid=call_sid).first()
+    if call is not None:
+        return call
+    with transaction.atomic():
+        _call_sid_lock(call_sid)
+        adopted = calls.filter(twilio_call_sid=call_sid).first() or _placeholder_adopt(
+            call_sid, from_number, to_number
+        )
+    if adopted is None:
+        return None
+    return calls.filter(pk=adopted.pk).first()
 
 
 def _call_sid_lock(call_sid: str) -> bool:

@@ -6,7 +6,7 @@ from django.conf import settings
 from twilio.twiml.voice_response import VoiceResponse
 
 from hub.domain.calls.inbound import e164_or_none
-from hub.domain.calls.models import PhoneNumber
+from hub.domain.calls.models import Call, PhoneNumber
 
 RING_SECONDS = 20
 VOICEMAIL_MAX_SECONDS = 120
@@ -52,10 +52,37 @@ def incoming(number: PhoneNumber | None) -> str:
     return str(response)
 
 
-def dialed(dial_call_status: str) -> str:
-    """After ringing the owner: hang up if they answered, else take a voicemail."""
+def outbound(call: Call | None) -> str:
+    """Connect the person a click-to-call reached to the salesperson who placed it."""
+    response = VoiceResponse()
+    user_phone = e164_or_none(call.user.phone) if call is not None and call.user else None
+    if call is None or user_phone is None:
+        response.say("Sorry, we cannot connect your call right now. Please try again later.")
+        response.hangup()
+        return str(response)
+    company_number = call.phone_number.phone_number if call.phone_number else call.from_number
+    dial = response.dial(
+        action=_url("/twilio/voice/dialed"),
+        method="POST",
+        timeout=RING_SECONDS,
+        caller_id=company_number,
+    )
+    dial.number(user_phone)
+    return str(response)
+
+
+def dialed(dial_call_status: str, *, direction: str = "inbound") -> str:
+    """After ringing a person: hang up if they answered, else take a voicemail.
+
+    A click-to-call (``outbound-api``) whose salesperson did not answer has nobody to leave a
+    voicemail for: the person called hears an apology instead.
+    """
     response = VoiceResponse()
     if dial_call_status.lower() in ("completed", "answered", "in-progress"):
+        response.hangup()
+        return str(response)
+    if direction.lower() != "inbound":
+        response.say("Sorry, nobody is available to take this call. We will call you back.")
         response.hangup()
         return str(response)
     return str(_voicemail(response))

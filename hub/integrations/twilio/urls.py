@@ -10,4 +10,5 @@ urlpatterns = [
     path("voice/incoming", views.voice_incoming, name="voice-incoming"),
     path("voice/dialed", views.voice_dialed, name="voice-dialed"),
     path("voice/voicemail", views.voice_voicemail, name="voice-voicemail"),
+    path("voice/outbound", views.voice_outbound, name="voice-outbound"),
 ]

@@ -23,7 +23,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from hub.domain.calls.inbound import company_number_find
+from hub.domain.calls.inbound import call_outbound_find, company_number_find
 from hub.integrations.twilio import twiml
 from hub.integrations.twilio.inbox import CALLBACKS, callback_store
 from hub.integrations.twilio.models import CallbackKind
@@ -91,8 +91,10 @@ def _enqueue(callback_id: int) -> None:
         logger.exception("twilio callback %s stored but not enqueued", callback_id)
 
 
-def _accept(request: HttpRequest, kind: str) -> HttpResponse | dict[str, Any]:
-    """Verify and store the callback; return its params, or the refusal to answer with."""
+def _verified(
+    request: HttpRequest, kind: str
+) -> HttpResponse | tuple[dict[str, Any], str, int | None]:
+    """Verify the request; return its params, CallSid and SequenceNumber, or the refusal."""
     try:
         _verify(request)
         params = _params(request)
@@ -102,6 +104,15 @@ def _accept(request: HttpRequest, kind: str) -> HttpResponse | dict[str, Any]:
         if refused.status != 403:
             logger.warning("twilio %s webhook refused (%s): %s", kind, refused.status, refused)
         return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+    return params, call_sid, sequence
+
+
+def _accept(request: HttpRequest, kind: str) -> HttpResponse | dict[str, Any]:
+    """Verify and store the callback; return its params, or the refusal to answer with."""
+    verified = _verified(request, kind)
+    if isinstance(verified, HttpResponse):
+        return verified
+    params, call_sid, sequence = verified
     row = callback_store(kind=kind, params=params, call_sid=call_sid, sequence_number=sequence)
     if row is not None:
         _enqueue(row.id)
@@ -141,7 +152,34 @@ def voice_dialed(request: HttpRequest) -> HttpResponse:
     accepted = _accept(request, CallbackKind.DIALED)
     if isinstance(accepted, HttpResponse):
         return accepted
-    return _xml(twiml.dialed(str(accepted.get("DialCallStatus") or "")))
+    return _xml(
+        twiml.dialed(
+            str(accepted.get("DialCallStatus") or ""),
+            direction=str(accepted.get("Direction") or "inbound"),
+        )
+    )
+
+
+@csrf_exempt
+@require_POST
+def voice_outbound(request: HttpRequest) -> HttpResponse:
+    """The TwiML of a click-to-call, fetched when the person called answers.
+
+    Not stored in the inbox: it reports nothing the status callbacks do not, and Twilio waits
+    for this answer, so it is looked up (and a waiting click-to-call row adopted) right here.
+    """
+    verified = _verified(request, "outbound")
+    if isinstance(verified, HttpResponse):
+        return verified
+    params, call_sid, _ = verified
+    call = call_outbound_find(
+        call_sid=call_sid,
+        from_number=str(params.get("From") or ""),
+        to_number=str(params.get("To") or ""),
+    )
+    if call is None:
+        logger.warning("twilio outbound TwiML for unknown call %s", call_sid)
+    return _xml(twiml.outbound(call))
 
 
 @csrf_exempt

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -267,10 +268,8 @@ async def burst(
     for _ in range(k if publish_many is None else 0):
         event_id, at = await publish()
         commits[event_id] = at
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(clients.done.wait(), 120)
-    except TimeoutError:
-        pass
     last = max((max(ts) for ts in clients.receipts.values() if ts), default=time.time())
     return commits, last - first
 
@@ -288,10 +287,8 @@ async def steady(
             await asyncio.sleep(delay)
         event_id, at = await publish()
         commits[event_id] = at
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(clients.done.wait(), 60)
-    except TimeoutError:
-        pass
     return commits
 
 
@@ -584,7 +581,7 @@ async def main() -> None:
         "--profile", help="record the web process with py-spy during the burst (raw output file)"
     )
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     servers = ["daphne", "uvicorn"] if args.server == "both" else [args.server]
     if args.idle:

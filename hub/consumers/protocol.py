@@ -23,7 +23,7 @@ ERR_AUTH_REQUIRED = "auth_required"
 ERR_ALREADY_AUTHENTICATED = "already_authenticated"
 ERR_NOT_FOUND = "not_found"
 ERR_FRAME_TOO_LARGE = "frame_too_large"
-ERR_BAD_TOKEN = "bad_token"
+ERR_BAD_TOKEN = "bad_token"  # noqa: S105 - an error code, not a secret
 ERR_INACTIVE_USER = "inactive_user"
 
 

@@ -6,7 +6,7 @@ happens in one transaction. The passwords are fixed and printed, so this is for 
 development database only (the command refuses to run with ``DEBUG`` off unless told to).
 """
 
-# ruff: noqa: E501 - the demo data tables below read best as one row per line
+
 
 from __future__ import annotations
 

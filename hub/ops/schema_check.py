@@ -271,7 +271,7 @@ def _partial_indexes(connection: BaseDatabaseWrapper, cursor, table: str) -> set
         )
         return {name for (name,) in cursor.fetchall()}
     if connection.vendor == "sqlite":
-        cursor.execute("PRAGMA index_list(%s)" % connection.ops.quote_name(table))
+        cursor.execute(f"PRAGMA index_list({connection.ops.quote_name(table)})")
         # Columns: seq, name, unique, origin, partial.
         return {row[1] for row in cursor.fetchall() if len(row) > 4 and row[4]}
     return set()
@@ -391,9 +391,9 @@ def _compare_indexes_and_checks(
 ) -> Iterable[Difference]:
     for columns in sorted(want.indexes):
         # An index whose leading columns are these serves the same lookups.
-        if not any(index[: len(columns)] == columns for index in have.indexes):
-            if set(columns) <= have.columns.keys():
-                yield Difference(table, MISSING_INDEX, f"missing index ({', '.join(columns)})")
+        covered = any(index[: len(columns)] == columns for index in have.indexes)
+        if not covered and set(columns) <= have.columns.keys():
+            yield Difference(table, MISSING_INDEX, f"missing index ({', '.join(columns)})")
     for columns in sorted(want.checks - have.checks, key=sorted):
         if columns <= have.columns.keys():
             yield Difference(

@@ -133,7 +133,7 @@ async def test_notification_reaches_its_user_only():
 
 async def test_resume_replays_missed_events_in_order():
     alice = await make_user()
-    comm, hello = await connect_as(alice.id)
+    comm, _ = await connect_as(alice.id)
     first = await notify(alice, "one")
     seen = await wait_for_event(comm)
     assert seen["data"]["id"] == str(first.id)

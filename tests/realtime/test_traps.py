@@ -194,7 +194,7 @@ async def test_a_client_that_does_not_read_is_closed_and_others_keep_receiving(s
         await original(message)
 
     slow_conn.base_send = blocked_send
-    for n in range(6):
+    for _ in range(6):
         for user in (slow_user, fast_user):
             [event] = await log_events(user.id, 1)
             await dispatcher._dispatch(event)

@@ -14,6 +14,7 @@ stored in ``hub_relay_cursor`` after each published batch, so a restart loses no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -198,9 +199,7 @@ class Relay:
                 "SELECT 1 FROM hub_event WHERE id >= %s AND id < %s LIMIT 1",
                 [first_missing, next_id],
             )
-            if await cur.fetchone():
-                return False
-            return True
+            return not await cur.fetchone()
         since = self._gap_since.setdefault(first_missing, time.monotonic())
         if time.monotonic() - since > self.gap_timeout:
             log.warning(
@@ -231,7 +230,5 @@ class Relay:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

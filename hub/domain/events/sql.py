@@ -16,6 +16,7 @@ def ts(v: str) -> str:
     return f"CASE WHEN {v} IS NULL THEN NULL ELSE {_TS.format(v=v)} END"
 
 
+# Built from constants of this module, never from input.
 INSTALL = f"""
 CREATE OR REPLACE FUNCTION hub_event_emit(
     p_company integer, p_audience text, p_user integer, p_topic text, p_type text, p_payload jsonb

@@ -80,6 +80,43 @@ def postgres_problem(url: str) -> str | None:
     return None
 
 
+def drop_stale_test_databases(url: str) -> list[str]:
+    """Drop the test databases (``test_<name>_<pid>``) of test runs no longer running.
+
+    pytest-django drops its database at the end of a run, but not when a process it started
+    (a daphne, a relay) still holds a connection then; this sweeps what such runs left.
+    """
+    import re
+
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/") or "postgres"
+    pattern = re.compile(rf"test_{re.escape(name)}_(\d+)")
+    dropped = []
+    try:
+        with _postgres_connect(url, dbname="postgres") as conn:
+            rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")
+            for (datname,) in rows.fetchall():
+                match = pattern.fullmatch(datname)
+                if match is None or _running(int(match[1])):
+                    continue
+                conn.execute(f'DROP DATABASE IF EXISTS "{datname}" WITH (FORCE)')
+                dropped.append(datname)
+    except psycopg.Error:
+        pass  # housekeeping only: never fail a test run over it
+    return dropped
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def redis_problem(url: str) -> str | None:
     """Return why Redis does not answer a PING at ``url``, or None when it does."""
     import redis

@@ -13,7 +13,14 @@ import subprocess
 import sys
 from urllib.parse import urlsplit
 
-from backends import masked, postgres_problem, redis_problem, resolve, tcp_problem
+from backends import (
+    drop_stale_test_databases,
+    masked,
+    postgres_problem,
+    redis_problem,
+    resolve,
+    tcp_problem,
+)
 
 LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hub"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -107,6 +114,8 @@ def main(args: list[str]) -> int:
         code = pytest.returncode
     except KeyboardInterrupt:
         return 130
+    if env.get("DATABASE_URL", "").startswith(("postgres", "pgsql", "postgis")):
+        drop_stale_test_databases(env["DATABASE_URL"])
     if code == NO_TESTS_COLLECTED:
         print("make test: pytest collected no tests, which counts as a failure", file=sys.stderr)
         code = 1

@@ -71,10 +71,13 @@ INSTALLED_APPS = [
     "hub.workers",
 ]
 
+# The sessionless views (Twilio's webhooks) are answered by SessionlessViewMiddleware without
+# a thread hop per middleware below it; WhiteNoise, sync-only, is wrapped to be async-capable.
 MIDDLEWARE = [
     "hub.ops.middleware.RequestIdMiddleware",
+    "hub.ops.middleware.SessionlessViewMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "hub.ops.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

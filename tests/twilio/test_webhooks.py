@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
 from twilio.request_validator import RequestValidator
 
 from hub.integrations.twilio.models import CallbackKind, TwilioCallback
@@ -196,3 +198,32 @@ def test_voicemail_action_thanks_and_hangs_up(client):
     body = post(client, "/twilio/voice/voicemail", params).content.decode()
     assert "Thank you" in body and "<Hangup />" in body
     assert TwilioCallback.objects.get().kind == CallbackKind.VOICEMAIL
+
+
+# --- the lean path: no session, CSRF or auth middleware, still the request id and security ------
+def _post_async(path: str, params: dict, headers: dict):
+    """POST through Django's ASGI handler, as daphne serves the webhooks."""
+    return async_to_sync(AsyncClient().post)(path, params, headers=headers)
+
+
+@pytest.mark.django_db(transaction=True)  # the view's thread has a database connection of its own
+def test_served_async_the_answer_keeps_request_id_and_security_headers():
+    params = status_params(call_sid(), "ringing", 1)
+    headers = {"X-Twilio-Signature": sign(STATUS, params), "X-Request-ID": "twilio-req-1"}
+
+    response = _post_async(STATUS, params, headers)
+
+    assert response.status_code == 204
+    assert response["X-Request-ID"] == "twilio-req-1"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Length"] == "0"
+    assert "Set-Cookie" not in response and "Vary" not in response
+    assert TwilioCallback.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_served_async_a_forged_callback_is_still_refused():
+    params = status_params(call_sid(), "ringing", 1)
+    response = _post_async(STATUS, params, {"X-Twilio-Signature": "forged"})
+    assert response.status_code == 403
+    assert not TwilioCallback.objects.exists()

@@ -60,6 +60,20 @@ def e164_or_none(number: str | None) -> str | None:
         return None
 
 
+_NUMBER_FIELDS = (
+    "id",
+    "company_id",
+    "user_id",
+    "phone_number",
+    "is_active",
+    "company__id",
+    "company__company_name",
+    "user__id",
+    "user__email",
+    "user__phone",
+)
+
+
 def company_number_find(number: str | None) -> PhoneNumber | None:
     """Return the active company number Twilio called or called from, with company and owner."""
     e164 = e164_or_none(number)
@@ -67,6 +81,8 @@ def company_number_find(number: str | None) -> PhoneNumber | None:
         return None
     return (
         PhoneNumber.objects.select_related("company", "user")
+        # Only what matching and ringing read; compiling every column costs more than the query.
+        .only(*_NUMBER_FIELDS)
         .filter(phone_number=e164, is_active=True)
         .first()
     )
@@ -83,16 +99,30 @@ def contact_find(*, company_id: int, number: str | None) -> Contact:
         return Contact()
     # Phones are free text in the shared tables; narrow by the last digits, then compare E.164.
     tail = e164[-4:]
-    leads = Lead.objects.filter(company_id=company_id, phone__contains=tail).order_by("-created_at")
+    # Only the columns compared: the rows are linked by id, and the rest loads if ever read.
+    leads = (
+        Lead.objects.filter(company_id=company_id, phone__contains=tail)
+        .only("id", "company_id", "phone")
+        .order_by("-created_at")
+    )
     lead = next((x for x in leads[:50] if _same_number(x.phone, e164)), None)
-    deals = Deal.objects.filter(company_id=company_id, contact_phone__contains=tail).order_by(
-        "-created_at"
+    deals = (
+        Deal.objects.filter(company_id=company_id, contact_phone__contains=tail)
+        .only("id", "company_id", "contact_phone")
+        .order_by("-created_at")
     )
     deal = next((x for x in deals[:50] if _same_number(x.contact_phone, e164)), None)
     if deal is None and lead is not None:
-        deal = lead.deals.filter(company_id=company_id).order_by("-created_at").first()
-    customers = Customer.objects.select_related("user").filter(
-        companies__company_id=company_id, user__phone__contains=tail
+        deal = (
+            lead.deals.filter(company_id=company_id)
+            .only("id", "company_id")
+            .order_by("-created_at")
+            .first()
+        )
+    customers = (
+        Customer.objects.select_related("user")
+        .only("id", "user_id", "user__id", "user__phone")
+        .filter(companies__company_id=company_id, user__phone__contains=tail)
     )
     customer = next((x for x in customers[:50] if _same_number(x.user.phone, e164)), None)
     return Contact(lead=lead, customer=customer, deal=deal)
@@ -133,21 +163,21 @@ def call_ensure(
         return None, False
     contact = contact_find(company_id=number.company_id, number=theirs)
     try:
-        with transaction.atomic():
-            created = call_create(
-                company=number.company,
-                direction=direction,
-                from_number=e164_or_none(from_number) or from_number[:20],
-                to_number=e164_or_none(to_number) or to_number[:20],
-                twilio_call_sid=call_sid,
-                status=status,
-                phone_number=number,
-                user=number.user,
-                lead=contact.lead,
-                customer=contact.customer,
-                deal=contact.deal,
-                **fields,
-            )
+        # call_create is atomic: a failed insert rolls back to its own savepoint.
+        created = call_create(
+            company=number.company,
+            direction=direction,
+            from_number=e164_or_none(from_number) or from_number[:20],
+            to_number=e164_or_none(to_number) or to_number[:20],
+            twilio_call_sid=call_sid,
+            status=status,
+            phone_number=number,
+            user=number.user,
+            lead=contact.lead,
+            customer=contact.customer,
+            deal=contact.deal,
+            **fields,
+        )
     except (IntegrityError, ValidationError):
         # Another writer created it meanwhile (outside the lock: the CRM, a REST sync).
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from prometheus_client import Counter
@@ -61,22 +61,40 @@ def content_hash(kind: str, params: dict[str, Any]) -> str:
 def callback_store(
     *, kind: str, params: dict[str, Any], call_sid: str, sequence_number: int | None
 ) -> TwilioCallback | None:
-    """Store a verified callback; None when it duplicates one already stored."""
-    try:
-        with transaction.atomic():
-            row = TwilioCallback.objects.create(
-                kind=kind,
-                params=params,
-                verified_at=timezone.now(),
-                call_sid=call_sid,
-                sequence_number=sequence_number,
-                content_hash=content_hash(kind, params),
-            )
-    except IntegrityError:
+    """Store a verified callback; None when it duplicates one already stored.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING``: a duplicate (either unique constraint) inserts
+    nothing and raises nothing, so the webhook needs no transaction or savepoint around it.
+    """
+    row = TwilioCallback(
+        kind=kind,
+        params=params,
+        verified_at=timezone.now(),
+        call_sid=call_sid,
+        sequence_number=sequence_number,
+        content_hash=content_hash(kind, params),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SQL, [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _FIELDS]
+        )
+        inserted = cursor.fetchone()
+    if inserted is None:
         CALLBACKS.labels(kind=kind, result="duplicate").inc()
         return None
+    row.pk = inserted[0]
+    row._state.adding = False
     CALLBACKS.labels(kind=kind, result="stored").inc()
     return row
+
+
+_FIELDS = [f for f in TwilioCallback._meta.concrete_fields if not f.primary_key]
+# Table and column names come from the model, never from a request.
+_INSERT_SQL = (
+    f"INSERT INTO {TwilioCallback._meta.db_table} ({', '.join(f.column for f in _FIELDS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(_FIELDS))}) "
+    f"ON CONFLICT DO NOTHING RETURNING {TwilioCallback._meta.pk.column}"
+)
 
 
 def callback_process(callback_id: int) -> str | None:

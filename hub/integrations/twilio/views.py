@@ -1,5 +1,8 @@
 """Twilio voice webhooks: verify, store in the inbox, enqueue, answer.
 
+The views are async and :func:`~hub.ops.middleware.sessionless`: the signature is checked in
+the event loop, and storing, enqueueing and answering take one hop to a thread.
+
 Every webhook checks Twilio's signature over ``HUB_PUBLIC_URL`` + the request's path and query
 (the hub sits behind a proxy, so the request's own host is not trusted) and the AccountSid,
 before anything is stored. A stored callback is answered 2xx even when the broker is down:
@@ -10,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +32,7 @@ from hub.domain.calls.inbound import call_outbound_find, company_number_find
 from hub.integrations.twilio import twiml
 from hub.integrations.twilio.inbox import CALLBACKS, callback_store
 from hub.integrations.twilio.models import CallbackKind
+from hub.ops.middleware import sessionless
 
 logger = logging.getLogger(__name__)
 
@@ -107,71 +113,50 @@ def _verified(
     return params, call_sid, sequence
 
 
-def _accept(request: HttpRequest, kind: str) -> HttpResponse | dict[str, Any]:
-    """Verify and store the callback; return its params, or the refusal to answer with."""
-    verified = _verified(request, kind)
-    if isinstance(verified, HttpResponse):
-        return verified
+def _store(kind: str, verified: tuple[dict[str, Any], str, int | None]) -> None:
     params, call_sid, sequence = verified
     row = callback_store(kind=kind, params=params, call_sid=call_sid, sequence_number=sequence)
     if row is not None:
         _enqueue(row.id)
-    return params
+
+
+async def _webhook(
+    request: HttpRequest, kind: str, answer: Callable[[dict[str, Any]], HttpResponse]
+) -> HttpResponse:
+    """Verify the callback in the event loop; store it, enqueue it and answer in one thread hop."""
+    verified = _verified(request, kind)
+    if isinstance(verified, HttpResponse):
+        return verified
+
+    def store_and_answer() -> HttpResponse:
+        _store(kind, verified)
+        return answer(verified[0])
+
+    return await sync_to_async(store_and_answer)()
 
 
 def _xml(body: str) -> HttpResponse:
     return HttpResponse(body, content_type="text/xml")
 
 
-@csrf_exempt
-@require_POST
-def voice_status(request: HttpRequest) -> HttpResponse:
-    accepted = _accept(request, CallbackKind.STATUS)
-    return accepted if isinstance(accepted, HttpResponse) else HttpResponse(status=204)
+def _no_content(params: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(status=204)
 
 
-@csrf_exempt
-@require_POST
-def voice_recording(request: HttpRequest) -> HttpResponse:
-    accepted = _accept(request, CallbackKind.RECORDING)
-    return accepted if isinstance(accepted, HttpResponse) else HttpResponse(status=204)
+def _incoming(params: dict[str, Any]) -> HttpResponse:
+    return _xml(twiml.incoming(company_number_find(params.get("To"))))
 
 
-@csrf_exempt
-@require_POST
-def voice_incoming(request: HttpRequest) -> HttpResponse:
-    accepted = _accept(request, CallbackKind.INCOMING)
-    if isinstance(accepted, HttpResponse):
-        return accepted
-    return _xml(twiml.incoming(company_number_find(accepted.get("To"))))
+def _dialed(params: dict[str, Any]) -> HttpResponse:
+    status, direction = params.get("DialCallStatus"), params.get("Direction")
+    return _xml(twiml.dialed(str(status or ""), direction=str(direction or "inbound")))
 
 
-@csrf_exempt
-@require_POST
-def voice_dialed(request: HttpRequest) -> HttpResponse:
-    accepted = _accept(request, CallbackKind.DIALED)
-    if isinstance(accepted, HttpResponse):
-        return accepted
-    return _xml(
-        twiml.dialed(
-            str(accepted.get("DialCallStatus") or ""),
-            direction=str(accepted.get("Direction") or "inbound"),
-        )
-    )
+def _voicemail(params: dict[str, Any]) -> HttpResponse:
+    return _xml(twiml.voicemail_done())
 
 
-@csrf_exempt
-@require_POST
-def voice_outbound(request: HttpRequest) -> HttpResponse:
-    """The TwiML of a click-to-call, fetched when the person called answers.
-
-    Not stored in the inbox: it reports nothing the status callbacks do not, and Twilio waits
-    for this answer, so it is looked up (and a waiting click-to-call row adopted) right here.
-    """
-    verified = _verified(request, "outbound")
-    if isinstance(verified, HttpResponse):
-        return verified
-    params, call_sid, _ = verified
+def _outbound(call_sid: str, params: dict[str, Any]) -> HttpResponse:
     call = call_outbound_find(
         call_sid=call_sid,
         from_number=str(params.get("From") or ""),
@@ -182,8 +167,52 @@ def voice_outbound(request: HttpRequest) -> HttpResponse:
     return _xml(twiml.outbound(call))
 
 
+@sessionless
 @csrf_exempt
 @require_POST
-def voice_voicemail(request: HttpRequest) -> HttpResponse:
-    accepted = _accept(request, CallbackKind.VOICEMAIL)
-    return accepted if isinstance(accepted, HttpResponse) else _xml(twiml.voicemail_done())
+async def voice_status(request: HttpRequest) -> HttpResponse:
+    return await _webhook(request, CallbackKind.STATUS, _no_content)
+
+
+@sessionless
+@csrf_exempt
+@require_POST
+async def voice_recording(request: HttpRequest) -> HttpResponse:
+    return await _webhook(request, CallbackKind.RECORDING, _no_content)
+
+
+@sessionless
+@csrf_exempt
+@require_POST
+async def voice_incoming(request: HttpRequest) -> HttpResponse:
+    return await _webhook(request, CallbackKind.INCOMING, _incoming)
+
+
+@sessionless
+@csrf_exempt
+@require_POST
+async def voice_dialed(request: HttpRequest) -> HttpResponse:
+    return await _webhook(request, CallbackKind.DIALED, _dialed)
+
+
+@sessionless
+@csrf_exempt
+@require_POST
+async def voice_voicemail(request: HttpRequest) -> HttpResponse:
+    return await _webhook(request, CallbackKind.VOICEMAIL, _voicemail)
+
+
+@sessionless
+@csrf_exempt
+@require_POST
+async def voice_outbound(request: HttpRequest) -> HttpResponse:
+    """The TwiML of a click-to-call, fetched when the person called answers.
+
+    Not stored in the inbox: it reports nothing the status callbacks do not, and Twilio waits
+    for this answer, so it is looked up (and a waiting click-to-call row adopted) right here.
+    """
+    verified = _verified(request, "outbound")
+    if isinstance(verified, HttpResponse):
+        return verified
+    params, call_sid, _ = verified
+    return await sync_to_async(_outbound)(call_sid, params)

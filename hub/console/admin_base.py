@@ -6,7 +6,10 @@ they hold an active membership: each admin names the path from its model to the 
 :meth:`ScopedAdminMixin.scope_queryset`. Foreign-key choices, autocomplete results and
 related list filters follow the scope of the target model's own admin, so a form can never
 offer another tenant's row. What a staff member may do with the rows (view, change…) comes
-from their company role (``hub.domain.authentication.permissions``).
+from their company role (``hub.domain.authentication.permissions``), company by company: a
+member may view the rows of all their companies but change, delete or add only rows of the
+companies where their role there allows it (a support agent of one company who is the CEO of
+another is a support agent in the first).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models.fields import AutoFieldMixin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from hub.domain.authentication.models import CompanyUser
+from hub.domain.authentication.models import Company, CompanyUser
+from hub.domain.authentication.permissions import writable_company_ids
 
 
 def company_ids(request: HttpRequest) -> tuple[int, ...]:
@@ -39,6 +43,19 @@ def company_ids(request: HttpRequest) -> tuple[int, ...]:
         )
         request._hub_company_ids = cached  # type: ignore[attr-defined]
     return cached
+
+
+def write_company_ids(request: HttpRequest, app_label: str) -> tuple[int, ...]:
+    """Return the ids of the companies where the user's role there may change ``app_label``."""
+    cache = request.__dict__.setdefault("_hub_write_company_ids", {})
+    if app_label not in cache:
+        user = request.user
+        cache[app_label] = (
+            writable_company_ids(user=user, app_label=app_label)  # type: ignore[arg-type]
+            if user.pk is not None
+            else ()
+        )
+    return cache[app_label]
 
 
 def _crosses_many(model: type[models.Model], path: str) -> bool:
@@ -70,6 +87,39 @@ def scoped_choices(
     if isinstance(model_admin, ScopedAdminMixin):
         return model_admin.scope_queryset(request, queryset)
     return queryset.none()
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedOnlyFieldListFilter):
+    """The related values that occur in the rows shown and that the user may pick themselves.
+
+    A row shared by several companies (a customer's profile) can point at rows another company
+    owns (its tags); those are neither named nor usable as a filter here.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        shown = (
+            model_admin.get_queryset(request)
+            .distinct()
+            .values_list(f"{self.field_path}__pk", flat=True)
+        )
+        target = field.related_model
+        allowed = scoped_choices(
+            model_admin.admin_site, target, request, target._default_manager.all()
+        )
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to=models.Q(pk__in=shown) & models.Q(pk__in=allowed.values("pk")),
+            ordering=ordering,
+        )
+
+    def queryset(self, request, queryset):
+        if self.lookup_val and not request.user.is_superuser:
+            # Filtering by another company's row would tell which rows point at it.
+            picked = {str(value) for value in self.lookup_val}
+            if not picked <= {str(pk) for pk, _ in self.lookup_choices}:
+                return queryset.none()
+        return super().queryset(request, queryset)
 
 
 def audit_fields(model: type[models.Model], *, with_pk: bool = True) -> list[str]:
@@ -160,11 +210,38 @@ class ScopedAdminMixin(ScopedFormMixin):
     def scope_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
         if request.user.is_superuser:
             return queryset
-        return scope_to_companies(queryset, self.company_path, company_ids(request))
+        return self.scope_to(request, queryset, company_ids(request))
+
+    def scope_to(
+        self, request: HttpRequest, queryset: models.QuerySet, ids: Iterable[int]
+    ) -> models.QuerySet:
+        """Keep the rows of ``queryset`` that belong to one of the companies ``ids``."""
+        return scope_to_companies(queryset, self.company_path, ids)
+
+    def write_ids(self, request: HttpRequest) -> tuple[int, ...]:
+        """The companies whose rows of this admin the user's role there lets them write."""
+        return write_company_ids(request, self.model._meta.app_label)  # type: ignore[attr-defined]
+
+    def write_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        """Limit ``queryset`` to the rows the user may change or delete."""
+        if request.user.is_superuser:
+            return queryset
+        return self.scope_to(
+            request, self.scope_queryset(request, queryset), self.write_ids(request)
+        )
 
     def row_in_scope(self, request: HttpRequest, obj: models.Model) -> bool:
         """Whether ``obj``, as the form left it, belongs to one of the user's companies."""
-        ids = company_ids(request)
+        return self.row_in_companies(request, obj, company_ids(request))
+
+    def row_writable(self, request: HttpRequest, obj: models.Model) -> bool:
+        """Whether ``obj``, as the form left it, belongs to a company the user may write in."""
+        return self.row_in_companies(request, obj, self.write_ids(request))
+
+    def row_in_companies(
+        self, request: HttpRequest, obj: models.Model, ids: tuple[int, ...]
+    ) -> bool:
+        """Whether ``obj``, as the form left it, belongs to one of the companies ``ids``."""
         head, _, rest = self.company_path.partition("__")
         field = obj._meta.get_field(head)
         if getattr(field, "primary_key", False):
@@ -184,6 +261,56 @@ class ScopedAdminMixin(ScopedFormMixin):
             type(obj)._default_manager.filter(pk=obj.pk), self.company_path, ids
         ).exists()
 
+    def stored_row_writable(self, request: HttpRequest, obj: models.Model) -> bool:
+        """Whether the stored row ``obj`` is one the user may change or delete (cached)."""
+        if obj.pk is None:
+            return False
+        cache = request.__dict__.setdefault("_hub_writable_rows", {})
+        key = (obj._meta.label, obj.pk)
+        if key not in cache:
+            rows = type(obj)._default_manager.filter(pk=obj.pk)
+            cache[key] = self.write_queryset(request, rows).exists()
+        return cache[key]
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)  # type: ignore[misc]
+        if not allowed or obj is None or request.user.is_superuser:
+            return allowed
+        return self.stored_row_writable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
+        if not allowed or obj is None or request.user.is_superuser:
+            return allowed
+        return self.stored_row_writable(request, obj)
+
+    def delete_model(self, request, obj) -> None:
+        if not request.user.is_superuser and not self.stored_row_writable(request, obj):
+            raise PermissionDenied
+        super().delete_model(request, obj)  # type: ignore[misc]
+
+    def delete_queryset(self, request, queryset) -> None:
+        if not request.user.is_superuser:
+            outside = queryset.exclude(pk__in=self.write_queryset(request, queryset).values("pk"))
+            if outside.exists():
+                raise PermissionDenied
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+    def response_action(
+        self, request: HttpRequest, queryset: models.QuerySet, *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        # An action that writes (change, delete…) runs on the selected rows the user may write.
+        if not request.user.is_superuser:
+            action = self.get_actions(request).get(request.POST.get("action", ""))  # type: ignore[attr-defined]
+            needed = set(getattr(action[0], "allowed_permissions", ()) if action else ())
+            if needed - {"view"}:
+                queryset = self.write_queryset(request, queryset)
+        return super().response_action(request, queryset, *args, **kwargs)  # type: ignore[misc]
+
+    def _get_list_editable_queryset(self, request, prefix):
+        queryset = super()._get_list_editable_queryset(request, prefix)  # type: ignore[misc]
+        return self.write_queryset(request, queryset)
+
     def get_queryset(self, request):
         return self.scope_queryset(request, super().get_queryset(request))  # type: ignore[misc]
 
@@ -194,7 +321,7 @@ class ScopedAdminMixin(ScopedFormMixin):
 
     def _scoped_filter(self, item):
         if isinstance(item, str) and get_fields_from_path(self.model, item)[-1].is_relation:  # type: ignore[attr-defined]
-            return (item, admin.RelatedOnlyFieldListFilter)
+            return (item, ScopedRelatedFieldListFilter)
         return item
 
     def get_fields(self, request, obj=None):
@@ -220,13 +347,27 @@ class ScopedAdminMixin(ScopedFormMixin):
             if name in names:
                 initial.setdefault(name, request.user.pk)
         if "company" in names and not request.user.is_superuser:
-            ids = company_ids(request)
+            ids = self.write_ids(request)
             if len(ids) == 1:
                 initial.setdefault("company", ids[0])
         return initial
 
+    def get_field_queryset(self, db, db_field, request):
+        queryset = super().get_field_queryset(db, db_field, request)
+        if (
+            request is not None
+            and not request.user.is_superuser
+            and db_field.name == self.company_path
+            and db_field.remote_field.model is Company
+        ):
+            # The company a row is written to: one where the user's role allows the write.
+            queryset = queryset.filter(pk__in=self.write_ids(request))
+        return queryset
+
     def save_model(self, request, obj, form, change):
-        if not request.user.is_superuser and not self.row_in_scope(request, obj):
+        if not request.user.is_superuser and not (
+            self.row_in_scope(request, obj) and self.row_writable(request, obj)
+        ):
             raise PermissionDenied
         self.write(request, obj, form, change)
 
@@ -244,6 +385,26 @@ class ScopedInline(ScopedFormMixin):
 
     extra = 0
     show_change_link = True
+
+    def _parent_writable(self, request, obj) -> bool:
+        if obj is None or obj.pk is None or request.user.is_superuser:
+            return True
+        parent_admin = self.admin_site._registry.get(type(obj))  # type: ignore[attr-defined]
+        if isinstance(parent_admin, ScopedAdminMixin):
+            return parent_admin.stored_row_writable(request, obj)
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        allowed = super().has_add_permission(request, obj)  # type: ignore[misc]
+        return allowed and self._parent_writable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)  # type: ignore[misc]
+        return allowed and self._parent_writable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
+        return allowed and self._parent_writable(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         declared = tuple(super().get_readonly_fields(request, obj))  # type: ignore[misc]

@@ -16,7 +16,6 @@ from hub.console.admin_base import (
     ScopedInline,
     ScopedModelAdmin,
     adopt,
-    company_ids,
     save_with_services,
 )
 from hub.domain.authentication.models import (
@@ -163,15 +162,13 @@ class UserAdmin(ScopedAdminMixin, auth_admin.UserAdmin):
     def full_name(self, user: User) -> str:
         return f"{user.first_name} {user.last_name}".strip()
 
-    def scope_queryset(self, request, queryset):
+    def scope_to(self, request, queryset, ids):
         # Staff may pick the members and the customers of their companies, nobody else.
-        if request.user.is_superuser:
-            return queryset
-        ids = company_ids(request)
+        ids = list(ids)
         members = Q(memberships__company__in=ids) | Q(customer__companies__company__in=ids)
         return queryset.filter(pk__in=User.objects.filter(members).values("pk"))
 
-    def row_in_scope(self, request, obj) -> bool:
+    def row_in_companies(self, request, obj, ids) -> bool:
         return False  # only superusers administer people
 
     def get_inlines(self, request, obj):

@@ -4,6 +4,10 @@ The shared schema has no Django permission tables, so a staff member's rights co
 their active memberships: every member may view their companies' data; ``ceo`` and
 ``manager`` may change it; ``sales_manager`` may change CRM, calls and customers data;
 ``support_staff`` may change customers and issues. Querysets are company-scoped in the admin.
+
+The rights hold per company: a role lets its holder change the rows of the company where they
+hold it, not those of their other companies (:func:`writable_company_ids`, used by the admin
+for every row it writes). :func:`user_has_perm` answers whether some company allows the action.
 """
 
 from __future__ import annotations
@@ -30,16 +34,40 @@ _SUPERUSER_ONLY_MODELS = frozenset(
 )
 
 
-def _roles(user: User) -> set[str]:
-    cached = getattr(user, "_hub_roles", None)
+def company_roles(user: User) -> dict[int, frozenset[str]]:
+    """Return the user's roles in each company where they hold an active membership."""
+    cached = getattr(user, "_hub_company_roles", None)
     if cached is None:
-        cached = set(
-            user.memberships.filter(is_active=True, company__is_active=True).values_list(
-                "role", flat=True
-            )
+        by_company: dict[int, set[str]] = {}
+        rows = user.memberships.filter(is_active=True, company__is_active=True).values_list(
+            "company_id", "role"
         )
-        user._hub_roles = cached  # type: ignore[attr-defined]
+        for company_id, role in rows:
+            by_company.setdefault(company_id, set()).add(role)
+        cached = {company_id: frozenset(roles) for company_id, roles in by_company.items()}
+        user._hub_company_roles = cached  # type: ignore[attr-defined]
     return cached
+
+
+def _roles(user: User) -> set[str]:
+    return {role for roles in company_roles(user).values() for role in roles}
+
+
+def _writes(roles: frozenset[str] | set[str], app_label: str) -> bool:
+    return any(app_label in _WRITABLE_APPS.get(role, frozenset()) for role in roles)
+
+
+def writable_company_ids(*, user: User, app_label: str) -> tuple[int, ...]:
+    """Return the ids of the companies where the user's own role may change ``app_label`` data."""
+    if not user.is_active or not user.is_staff or app_label not in CONSOLE_APPS:
+        return ()
+    return tuple(
+        sorted(
+            company_id
+            for company_id, roles in company_roles(user).items()
+            if _writes(roles, app_label)
+        )
+    )
 
 
 def user_has_module_perms(*, user: User, app_label: str) -> bool:
@@ -64,4 +92,4 @@ def user_has_perm(*, user: User, perm: str) -> bool:
     roles = _roles(user)
     if action == "view":
         return bool(roles)
-    return any(app_label in _WRITABLE_APPS.get(role, frozenset()) for role in roles)
+    return _writes(roles, app_label)

@@ -9,6 +9,7 @@ from hub.console.admin_base import (
     ScopedModelAdmin,
     ScopedTabularInline,
     adopt,
+    company_ids,
 )
 from hub.domain.customers.models import (
     CustomerInteraction,
@@ -59,6 +60,14 @@ class CustomerProfileAdmin(ScopedModelAdmin):
     list_select_related = ("customer__user",)
     autocomplete_fields = ("customer",)
     filter_horizontal = ("tags",)
+
+    def save_related(self, request, form, formsets, change):
+        # A profile is shared by every company of its customer, but each tag belongs to one
+        # company: the form offers only the user's companies' tags, so keep the others.
+        if change and not request.user.is_superuser and "tags" in form.cleaned_data:
+            kept = list(form.instance.tags.exclude(company_id__in=company_ids(request)))
+            form.cleaned_data["tags"] = [*form.cleaned_data["tags"], *kept]
+        super().save_related(request, form, formsets, change)
 
 
 @admin.register(CustomerSegment)

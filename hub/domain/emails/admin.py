@@ -18,7 +18,6 @@ from hub.console.admin_base import (
     ScopedModelAdmin,
     ScopedTabularInline,
     adopt,
-    company_ids,
 )
 from hub.domain.authentication.models import CustomerCompany
 from hub.domain.emails.crypto import credential_encrypt
@@ -241,8 +240,9 @@ class EmailThreadAdmin(ScopedModelAdmin):
     readonly_fields = ("company", "message_count")
     date_hierarchy = "last_message_at"
 
-    def row_in_scope(self, request, obj) -> bool:
-        return obj.email_account.company_id in company_ids(request)
+    def row_in_companies(self, request, obj, ids) -> bool:
+        # Until the service has saved it, a new thread's company is its account's.
+        return obj.email_account.company_id in ids
 
     def write(self, request, obj, form, change) -> None:
         if change:

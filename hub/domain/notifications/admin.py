@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from hub.console.admin_base import ScopedModelAdmin, adopt, scoped_choices
+from hub.console.admin_base import ScopedAdminMixin, ScopedModelAdmin, adopt
 from hub.domain.authentication.models import User
 from hub.domain.notifications.models import Notification
 from hub.domain.notifications.services import notification_create, notification_mark_read
@@ -27,10 +27,18 @@ class NotificationAdmin(ScopedModelAdmin):
             return queryset
         return queryset.filter(user_id=request.user.pk)
 
-    def row_in_scope(self, request, obj) -> bool:
-        # Addressed to someone the user may pick: a member or customer of their companies.
-        users = scoped_choices(self.admin_site, User, request, User.objects.all())
-        return users.filter(pk=obj.user_id).exists()
+    def _users_of(self, request, ids):
+        """The members and customers of the companies ``ids``."""
+        user_admin = self.admin_site.get_model_admin(User)
+        assert isinstance(user_admin, ScopedAdminMixin)
+        return user_admin.scope_to(request, User.objects.all(), ids)
+
+    def scope_to(self, request, queryset, ids):
+        # Addressed to a member or customer of one of the companies ``ids``.
+        return queryset.filter(user__in=self._users_of(request, ids))
+
+    def row_in_companies(self, request, obj, ids) -> bool:
+        return self._users_of(request, ids).filter(pk=obj.user_id).exists()
 
     def write(self, request, obj, form, change) -> None:
         if not change:

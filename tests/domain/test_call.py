@@ -3,11 +3,14 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from hub.domain.calls.models import Call, CallStatus, VoicemailMessage
+from hub.domain.calls.inbound import company_number_find
+from hub.domain.calls.models import Call, CallStatus, PhoneNumber, VoicemailMessage
 from hub.domain.calls.services import (
     call_create,
     call_note_add,
     call_update_status,
+    phone_number_add,
+    phone_number_update,
     voicemail_create,
 )
 from hub.domain.events import payloads
@@ -139,3 +142,84 @@ def test_a_refused_call_appends_nothing(acme, charlie, events):
         _create(acme, user=charlie)
 
     assert events.new() == []
+
+
+# --- one company per active number ----------------------------------------------------------
+
+
+def _add(company, user, number="+14155559000", **fields) -> PhoneNumber:
+    return phone_number_add(
+        company=company,
+        user=user,
+        phone_number=number,
+        twilio_phone_sid=f"PN{next(_sids):032d}",
+        **fields,
+    )
+
+
+def test_phone_number_add_refuses_a_number_another_company_holds(acme, alice, globex, charlie):
+    _add(globex, charlie, "+14155559000")
+
+    with pytest.raises(ValidationError) as excinfo:
+        _add(acme, alice, "(415) 555-9000")
+
+    assert "another company" in " ".join(excinfo.value.message_dict["phone_number"])
+    assert not PhoneNumber.objects.filter(company=acme).exists()
+
+
+def test_phone_number_add_takes_a_number_another_company_gave_up(acme, alice, globex, charlie):
+    _add(globex, charlie, is_active=False)
+    _add(acme, alice)  # a second line of the same company is no conflict either
+    _add(acme, alice)
+
+    assert PhoneNumber.objects.filter(company=acme, is_active=True).count() == 2
+    with pytest.raises(ValidationError):
+        _add(globex, charlie)
+    _add(globex, charlie, is_active=False)  # kept inactive: claims nothing
+
+
+def test_company_number_find_leaves_a_number_two_companies_hold_unmatched(acme, globex, caplog):
+    # Rows from before the rule: two companies hold +1 415 555 9000 actively.
+    ours = factories.PhoneNumberFactory(company=acme, phone_number="+14155559000")
+    factories.PhoneNumberFactory(company=globex, phone_number="+14155559000")
+    factories.PhoneNumberFactory(company=acme, phone_number="+14155559001")
+    second = factories.PhoneNumberFactory(company=acme, phone_number="+14155559001")
+
+    with caplog.at_level("ERROR", logger="hub.domain.calls.inbound"):
+        assert company_number_find("+1 415 555 9000") is None
+    assert "+14155559000 is an active number of 2 companies" in caplog.text
+    # Two rows of one company are no conflict: the older is taken.
+    assert company_number_find("+14155559001").id == second.id - 1
+
+    PhoneNumber.objects.filter(company=globex).update(is_active=False)
+    assert company_number_find("+14155559000").id == ours.id
+
+
+def test_phone_number_update_keeps_the_rules_of_adding(acme, alice, globex, charlie):
+    ours = _add(acme, alice, "+14155559000", is_default=True)
+    theirs = _add(globex, charlie, "+14155559001")
+
+    with pytest.raises(ValidationError) as excinfo:
+        phone_number_update(number=ours, user=charlie)
+    assert "user" in excinfo.value.message_dict
+    with pytest.raises(ValidationError) as excinfo:
+        phone_number_update(number=PhoneNumber.objects.get(pk=ours.pk), phone_number="4155559001")
+    assert "phone_number" in excinfo.value.message_dict
+
+    phone_number_update(number=theirs, is_active=False)
+    moved = phone_number_update(
+        number=PhoneNumber.objects.get(pk=ours.pk), phone_number="(415) 555-9001"
+    )
+    second = _add(acme, alice, "+442079460958")
+    phone_number_update(number=second, is_default=True)
+
+    moved.refresh_from_db()
+    assert (moved.phone_number, moved.country_code, moved.is_default) == (
+        "+14155559001",
+        "US",
+        False,
+    )
+    second.refresh_from_db()
+    assert (second.country_code, second.is_default) == ("GB", True)
+    with pytest.raises(ValidationError):
+        phone_number_update(number=theirs, is_active=True)

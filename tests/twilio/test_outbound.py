@@ -157,3 +157,42 @@ def test_a_callback_for_other_numbers_leaves_the_waiting_row_alone(number):
     waiting.refresh_from_db()
     assert waiting.twilio_call_sid.startswith(PENDING_SID_PREFIX)
     assert Call.objects.get(twilio_call_sid=sid).to_number == "+14155550999"
+
+
+def _outbound_callback(sid: str) -> TwilioCallback:
+    params = status_params(
+        sid, "ringing", 1, Direction="outbound-api", From=COMPANY_NUMBER, To=CUSTOMER
+    )
+    return inbox.callback_store(kind="status", params=params, call_sid=sid, sequence_number=1)
+
+
+def test_only_the_company_holding_the_number_has_its_waiting_row_adopted(number, globex, charlie):
+    # Globex held the number before Acme: its row still waits, and is the newer one.
+    theirs = factories.PhoneNumberFactory(
+        company=globex, user=charlie, phone_number=COMPANY_NUMBER, is_active=False
+    )
+    ours = _placed(number)
+    stale = _placed(theirs)
+    sid = call_sid()
+
+    inbox.callback_process(_outbound_callback(sid).id)
+
+    assert Call.objects.get(twilio_call_sid=sid).id == ours.id
+    stale.refresh_from_db()
+    assert stale.twilio_call_sid.startswith(PENDING_SID_PREFIX)
+
+
+def test_a_number_two_companies_hold_adopts_no_row_and_is_left_unmatched(number, globex, charlie):
+    theirs = factories.PhoneNumberFactory(company=globex, user=charlie, phone_number=COMPANY_NUMBER)
+    waiting = [_placed(number), _placed(theirs)]
+    sid = call_sid()
+    row = _outbound_callback(sid)
+
+    inbox.callback_process(row.id)
+
+    row.refresh_from_db()
+    assert "no company owns" in row.outcome
+    assert not Call.objects.filter(twilio_call_sid=sid).exists()
+    for call in waiting:
+        call.refresh_from_db()
+        assert call.twilio_call_sid.startswith(PENDING_SID_PREFIX)

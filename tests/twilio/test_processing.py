@@ -219,3 +219,20 @@ def test_a_call_made_elsewhere_notifies_the_number_owner(client, brokers, line, 
     _run(brokers)
     assert list(Notification.objects.values_list("user_id", flat=True)) == [bob.id]
     assert Call.objects.get(twilio_call_sid=sid).disposition == "Busy"
+
+
+def test_a_number_two_companies_hold_is_stored_unmatched(brokers, line, globex, charlie):
+    number, _, _ = line
+    # A row from before the rule: Globex holds Acme's number actively too.
+    factories.PhoneNumberFactory(company=globex, user=charlie, phone_number=number.phone_number)
+    sid = call_sid()
+    row = inbox.callback_store(
+        kind="status", params=status_params(sid, "no-answer", 0), call_sid=sid, sequence_number=0
+    )
+
+    inbox.callback_process(row.id)
+
+    row.refresh_from_db()
+    assert row.processed_at is not None and "no company owns +14155559000" in row.outcome
+    assert not Call.objects.exists() and not VoicemailMessage.objects.exists()
+    assert not Notification.objects.exists()

@@ -21,6 +21,8 @@ from hub.domain.calls.services import (
     call_update_status,
     phone_normalize,
     phone_number_add,
+    phone_number_check,
+    phone_number_update,
     voicemail_create,
 )
 
@@ -35,6 +37,30 @@ class PhoneNumberForm(forms.ModelForm):
             return phone_normalize(self.cleaned_data["phone_number"])
         except ValidationError as error:
             raise ValidationError(error.message_dict["phone_number"]) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        # The service's rules, shown next to their fields rather than failing the save.
+        if any(name in self.errors for name in ("company", "user", "phone_number")):
+            return cleaned
+        company = cleaned.get("company", getattr(self.instance, "company", None))
+        user = cleaned.get("user", getattr(self.instance, "user", None))
+        number = cleaned.get("phone_number")
+        if company is None or user is None or not number:
+            return cleaned
+        is_active = cleaned.get("is_active", self.instance.is_active)
+        try:
+            phone_number_check(
+                company=company,
+                user=user,
+                phone_number=number,
+                is_active=is_active,
+                exclude_pk=self.instance.pk,
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return cleaned
 
 
 @admin.register(PhoneNumber)
@@ -66,7 +92,14 @@ class PhoneNumberAdmin(ScopedModelAdmin):
 
     def write(self, request, obj, form, change) -> None:
         if change:
-            obj.save()
+            phone_number_update(
+                number=obj,
+                **{
+                    name: getattr(obj, name)
+                    for name in form.changed_data
+                    if name in form.cleaned_data
+                },
+            )
             return
         fields = {
             name: getattr(obj, name)

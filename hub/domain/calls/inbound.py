@@ -41,6 +41,8 @@ MISSED = frozenset({CallStatus.NO_ANSWER, CallStatus.BUSY})
 _CALL_NAMESPACE = uuid.UUID("6f1d0c7e-3b0a-4a53-9a59-6b7f2f1d9c11")
 # First key of the two-key advisory locks serializing call creation per CallSid.
 _CALL_SID_LOCK_CLASS = 0x7C411
+# Rows of one number read to tell whether more than one company holds it.
+MAX_NUMBER_MATCHES = 10
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,34 @@ _NUMBER_FIELDS = (
 
 
 def company_number_find(number: str | None) -> PhoneNumber | None:
-    """Return the active company number Twilio called or called from, with company and owner."""
+    """Return the active company number Twilio called or called from, with company and owner.
+
+    None when no company holds the number actively, and also when more than one company does
+    (rows older than the rule against it): the call is then left unmatched rather than given
+    to one of them at random.
+    """
     e164 = e164_or_none(number)
     if e164 is None:
         return None
-    return (
+    matches = list(
         PhoneNumber.objects.select_related("company", "user")
         # Only what matching and ringing read; compiling every column costs more than the query.
         .only(*_NUMBER_FIELDS)
         .filter(phone_number=e164, is_active=True)
-        .first()
+        .order_by("id")[:MAX_NUMBER_MATCHES]
     )
+    if not matches:
+        return None
+    companies = {match.company_id for match in matches}
+    if len(companies) > 1:
+        logger.error(
+            "%s is an active number of %d companies (ids %s); the call is left unmatched",
+            e164,
+            len(companies),
+            ", ".join(str(company_id) for company_id in sorted(companies)),
+        )
+        return None
+    return matches[0]
 
 
 def _same_number(stored: str | None, e164: str) -> bool:

@@ -118,10 +118,27 @@ def call_outbound_adopt(*, call_sid: str, from_number: str, to_number: str) -> C
 
     Twilio's first callback may be processed before :func:`call_place` has stored the sid;
     the callback path calls this before creating a row for an unknown outbound CallSid.
+    Only a row of the company holding ``from_number`` actively is adopted: none when no company
+    does, or more than one does, so one company's call never takes another's row.
     """
+    holders = list(
+        PhoneNumber.objects.filter(phone_number=from_number, is_active=True)
+        .values_list("company_id", flat=True)
+        .distinct()[:2]
+    )
+    if len(holders) != 1:
+        if holders:
+            logger.error(
+                "CallSid %s: %s is an active number of more than one company; "
+                "no click-to-call row adopts it",
+                call_sid,
+                from_number,
+            )
+        return None
     call = (
         Call.objects.select_for_update(skip_locked=True)
         .filter(
+            company_id=holders[0],
             direction=CallDirection.OUTBOUND,
             twilio_call_sid__startswith=PENDING_SID_PREFIX,
             from_number=from_number,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from hub.domain.authentication.models import Company, User
 from hub.domain.authentication.services import (
@@ -27,6 +27,8 @@ from hub.domain.events.services import event_record
 
 TOPIC = "calls"
 CALL_WATCHED = ("status",)
+# First key of the two-key advisory locks serializing the claims on one phone number.
+_PHONE_NUMBER_LOCK_CLASS = 0x7C412
 
 
 def phone_normalize(number: str, *, region: str = "US") -> str:
@@ -51,6 +53,35 @@ def _record_call(call: Call, type_: str) -> None:
     )
 
 
+def phone_number_unclaimed_check(
+    *, company: Company, phone_number: str, exclude_pk: int | None = None
+) -> None:
+    """Refuse an E.164 number another company holds actively: calls to it would go astray.
+
+    Call inside the transaction that saves the number: on PostgreSQL it holds a lock on the
+    number until commit, so two companies adding it at once cannot both pass (the shared table
+    has no unique index on the number).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [_PHONE_NUMBER_LOCK_CLASS, phone_number],
+            )
+    held = PhoneNumber.objects.filter(phone_number=phone_number, is_active=True).exclude(
+        company=company
+    )
+    if exclude_pk is not None:
+        held = held.exclude(pk=exclude_pk)
+    if held.exists():
+        raise ValidationError(
+            {
+                "phone_number": f"{phone_number} is already an active number of another "
+                "company; deactivate it there first."
+            }
+        )
+
+
 @transaction.atomic
 def phone_number_add(
     *,
@@ -62,21 +93,86 @@ def phone_number_add(
     is_default: bool = False,
     **fields,
 ) -> PhoneNumber:
-    company_member_check(company=company, user=user, field="user")
-    e164 = phone_normalize(phone_number)
-    parsed = phonenumbers.parse(e164)
+    e164 = phone_number_check(
+        company=company,
+        user=user,
+        phone_number=phone_number,
+        is_active=fields.get("is_active", True),
+    )
     if is_default:
         PhoneNumber.objects.filter(user=user, is_default=True).update(is_default=False)
     number = PhoneNumber(
         company=company,
         user=user,
         phone_number=e164,
-        country_code=phonenumbers.region_code_for_number(parsed) or str(parsed.country_code),
+        country_code=_country_code(e164),
         number_type=number_type,
         twilio_phone_sid=twilio_phone_sid,
         is_default=is_default,
         **fields,
     )
+    number.full_clean()
+    number.save()
+    return number
+
+
+def _country_code(e164: str) -> str:
+    parsed = phonenumbers.parse(e164)
+    return phonenumbers.region_code_for_number(parsed) or str(parsed.country_code)
+
+
+def phone_number_check(
+    *,
+    company: Company,
+    user: User | None,
+    phone_number: str,
+    is_active: bool = True,
+    exclude_pk: int | None = None,
+) -> str:
+    """Check a number as it would be stored; return it in E.164, or raise ValidationError.
+
+    The owner must be a member of the company, and an active number may not be one another
+    company holds actively. Forms call this to show the errors next to their fields.
+    """
+    company_member_check(company=company, user=user, field="user")
+    e164 = phone_normalize(phone_number)
+    if is_active:
+        phone_number_unclaimed_check(company=company, phone_number=e164, exclude_pk=exclude_pk)
+    return e164
+
+
+_NUMBER_FIXED = frozenset({"id", "created_at"})
+
+
+@transaction.atomic
+def phone_number_update(*, number: PhoneNumber, **changes) -> PhoneNumber:
+    """Change a number with the rules of :func:`phone_number_add`, checked on the result.
+
+    The owner must be a member of the company, the number is stored in E.164 (its country
+    follows unless given), a default number is the owner's only default, and an active number
+    may not be one another company holds actively.
+    """
+    names = {field.name for field in PhoneNumber._meta.concrete_fields} - _NUMBER_FIXED
+    unknown = set(changes) - names
+    if unknown:
+        raise TypeError(f"phone_number_update() cannot change {', '.join(sorted(unknown))}")
+    # The instance may carry the changes already (a form applied them): compare with the row.
+    stored = PhoneNumber.objects.filter(pk=number.pk).values_list("phone_number", flat=True).first()
+    for name, value in changes.items():
+        setattr(number, name, value)
+    number.phone_number = phone_number_check(
+        company=number.company,
+        user=number.user,
+        phone_number=number.phone_number,
+        is_active=number.is_active,
+        exclude_pk=number.pk,
+    )
+    if number.phone_number != stored and "country_code" not in changes:
+        number.country_code = _country_code(number.phone_number)
+    if number.is_default:
+        PhoneNumber.objects.filter(user=number.user, is_default=True).exclude(pk=number.pk).update(
+            is_default=False
+        )
     number.full_clean()
     number.save()
     return number

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from hub.domain.calls import reconcile
-from hub.domain.calls.models import Call, CallStatus
+from hub.domain.calls.models import Call, CallStatus, PhoneNumber
 from hub.domain.calls.reconcile import calls_backfill
 from tests import factories
 
@@ -26,10 +26,17 @@ def _at(day: int, hour: int = 10) -> datetime:
 
 @pytest.fixture
 def numbers(acme, alice, globex, charlie):
-    return (
+    rows = (
         factories.PhoneNumberFactory(company=acme, user=alice, phone_number=ACME_NUMBER),
         factories.PhoneNumberFactory(company=globex, user=charlie, phone_number=GLOBEX_NUMBER),
     )
+    # Bought before any call of the log: the log is theirs in full.
+    PhoneNumber.objects.filter(pk__in=[row.pk for row in rows]).update(
+        purchased_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    for row in rows:
+        row.refresh_from_db()
+    return rows
 
 
 @pytest.fixture
@@ -240,3 +247,36 @@ def test_backfilled_calls_are_matched_to_the_lead_with_that_number(
     calls_backfill(company=acme, since=date(2026, 3, 2), until=date(2026, 3, 3))
 
     assert {c.lead_id for c in Call.objects.filter(company=acme)} == {lead.id}
+
+
+def test_a_number_that_changed_hands_brings_no_one_elses_calls(
+    twilio_settings, fake_twilio, acme, alice, globex, charlie
+):
+    # Acme had +1 415 555 0300 until 10 March; Globex bought it on 20 March.
+    passed_on = factories.PhoneNumberFactory(
+        company=acme, user=alice, phone_number="+14155550300", is_active=False
+    )
+    taken = factories.PhoneNumberFactory(company=globex, user=charlie, phone_number="+14155550300")
+    PhoneNumber.objects.filter(pk=passed_on.pk).update(purchased_at=_at(1, 0))
+    PhoneNumber.objects.filter(pk=taken.pk).update(purchased_at=_at(20, 0))
+    add = fake_twilio.add_call
+    add(to="+14155550300", from_=CUSTOMER, start_time=_at(5))  # Acme's
+    add(to="+14155550300", from_=CUSTOMER, start_time=_at(18))  # between owners
+    globex_era = add(to="+14155550300", from_=CUSTOMER, start_time=_at(25))
+
+    acme_summary = calls_backfill(company=acme, since=date(2026, 3, 1), until=date(2026, 3, 31))
+
+    # Globex holds the number now: Acme's backfill does not take its calls (nor ask for them).
+    assert acme_summary.created == 0
+    assert not Call.objects.filter(company=acme).exists()
+    assert not any(
+        "+14155550300" in str(q.values()) for m, _, q in fake_twilio.requests if m == "GET"
+    )
+
+    globex_summary = calls_backfill(company=globex, since=date(2026, 3, 1), until=date(2026, 3, 31))
+
+    # Globex gets the calls of its own time with the number, not Acme's from before.
+    assert (globex_summary.created, globex_summary.skipped) == (1, 2)
+    assert set(Call.objects.values_list("twilio_call_sid", "company_id")) == {
+        (globex_era["sid"], globex.id)
+    }

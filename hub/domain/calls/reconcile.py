@@ -183,6 +183,23 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def _held_elsewhere(number: PhoneNumber) -> bool:
+    """Whether another company holds the number actively (it changed hands, or is shared)."""
+    return (
+        PhoneNumber.objects.filter(phone_number=number.phone_number, is_active=True)
+        .exclude(company_id=number.company_id)
+        .exists()
+    )
+
+
+def _before_purchase(number: PhoneNumber, remote: TwilioCall) -> bool:
+    return (
+        number.purchased_at is not None
+        and remote.start_time is not None
+        and remote.start_time < number.purchased_at
+    )
+
+
 def calls_backfill(
     *,
     company: Company,
@@ -194,7 +211,9 @@ def calls_backfill(
     """Create or correct the company's calls started from ``since`` to ``until`` (UTC, inclusive).
 
     Twilio is asked for the calls to and from each of the company's numbers; a call whose sid
-    is stored for another company is never touched. Running it twice changes nothing the
+    is stored for another company is never touched. A number that another company holds
+    actively is passed over, and a call that started before the company's row of the number
+    was purchased is skipped: a number that changed hands brings no one else's calls. Running it twice changes nothing the
     second time. Raises TwilioError when Twilio cannot be asked.
     """
     if until < since:
@@ -204,7 +223,11 @@ def calls_backfill(
     summary = BackfillSummary()
     seen: set[str] = set()
     after, before = _day_start(since), _day_start(until + timedelta(days=1))
+    early: set[str] = set()
     for number in PhoneNumber.objects.filter(company=company).select_related("user").order_by("id"):
+        if _held_elsewhere(number):
+            say(f"{number.phone_number}: another company holds it now; its calls are not asked for")
+            continue
         say(f"{number.phone_number}: asking Twilio for calls from {since} to {until}")
         for side in ({"to": number.phone_number}, {"from_": number.phone_number}):
             listed = rest.calls_list(
@@ -212,6 +235,13 @@ def calls_backfill(
             )
             for remote in listed:
                 if remote.sid in seen:
+                    continue
+                if _before_purchase(number, remote):
+                    # Someone else's call, made before the company had the number.
+                    if remote.sid not in early:
+                        early.add(remote.sid)
+                        summary.skipped += 1
+                        say(f"  {remote.sid}: started before the number was the company's")
                     continue
                 seen.add(remote.sid)
                 summary.listed += 1

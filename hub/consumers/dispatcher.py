@@ -6,17 +6,24 @@ per-connection channel-layer message). It also:
 - re-joins the ``hub.events`` group periodically, so group expiry never silences a process;
 - notices a missed message (``prev`` beyond what it has delivered) and reads the gap from
   the log; after a channel-layer outage it re-subscribes and catches up the same way;
-- closes connections whose client has gone quiet (half-open sockets).
+- closes connections whose client has gone quiet (half-open sockets), and those whose access
+  token has expired;
+- re-reads who each connection's user is every ``HUB_WS_REVALIDATE_SECONDS`` (in a few
+  batched queries), so a membership removed or changed later narrows what it receives, and a
+  deactivated user is disconnected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import os
 import signal
 import threading
 import time
+import weakref
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +54,48 @@ def _read_log(after: int, upto: int | None, limit: int = 2000) -> list[dict[str,
     return [event_wire(e) for e in events.order_by("id")[:limit]]
 
 
+# How many users one revalidation query asks about (bounded IN lists, SQLite's included).
+REVALIDATE_CHUNK = 500
+
+
+@database_sync_to_async
+def _current_viewers(user_ids: set[int]) -> dict[int, tuple[bool, Viewer]]:
+    """For each user that still exists: (is active, the viewer as it would be built now).
+
+    The same rule as ``hub.domain.events.selectors.viewer_memberships`` (a customer account
+    has no companies; otherwise the active memberships of active companies), for many users in
+    two queries per ``REVALIDATE_CHUNK`` users rather than one per connection.
+    """
+    from hub.domain.authentication.models import AccountType, CompanyUser, User
+
+    result: dict[int, tuple[bool, Viewer]] = {}
+    ids = sorted(user_ids)
+    for start in range(0, len(ids), REVALIDATE_CHUNK):
+        chunk = ids[start : start + REVALIDATE_CHUNK]
+        users = list(
+            User.objects.filter(pk__in=chunk).values_list("pk", "is_active", "account_type")
+        )
+        staff = [pk for pk, active, kind in users if active and kind != AccountType.CUSTOMER]
+        companies: dict[int, dict[int, bool]] = defaultdict(dict)
+        if staff:
+            memberships = (
+                CompanyUser.objects.filter(
+                    user_id__in=staff, is_active=True, company__is_active=True
+                )
+                .order_by("company_id")
+                .values_list("user_id", "company_id", "can_manage_deals")
+            )
+            for user_id, company_id, manages in memberships:
+                companies[user_id][company_id] = manages
+        for pk, active, kind in users:
+            is_customer = kind == AccountType.CUSTOMER
+            viewer = Viewer(
+                user_id=pk, is_customer=is_customer, companies=dict(companies.get(pk, {}))
+            )
+            result[pk] = (active, viewer)
+    return result
+
+
 @database_sync_to_async
 def _settled_id() -> int:
     from hub.domain.events.selectors import event_settled_id
@@ -59,6 +108,9 @@ class Dispatcher:
         self.by_user: dict[int, set[HubConsumer]] = defaultdict(set)
         self.by_company: dict[int, set[HubConsumer]] = defaultdict(set)
         self.connections: set[HubConsumer] = set()
+        # (when the token runs out, tie-breaker, the connection) for token-authenticated ones.
+        self._expiries: list[tuple[float, int, weakref.ref[HubConsumer]]] = []
+        self._expiry_seq = itertools.count()
         self.upto = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.channel: str | None = None
@@ -117,20 +169,37 @@ class Dispatcher:
     # --- registry ----------------------------------------------------------------------
     def register(self, conn: HubConsumer, viewer: Viewer) -> None:
         self.connections.add(conn)
+        self._index(conn, viewer)
+        if conn.expires_at is not None:
+            entry = (conn.expires_at, next(self._expiry_seq), weakref.ref(conn))
+            heapq.heappush(self._expiries, entry)
+        metrics.WS_CONNECTIONS.set(len(self.connections))
+
+    def unregister(self, conn: HubConsumer) -> None:
+        self.connections.discard(conn)
+        self._unindex(conn)
+        metrics.WS_CONNECTIONS.set(len(self.connections))
+
+    def reregister(self, conn: HubConsumer, viewer: Viewer) -> None:
+        """Route to ``conn`` by a new viewer of the same user (its memberships changed)."""
+        if conn not in self.connections:
+            return
+        self._unindex(conn)
+        conn.viewer = viewer
+        self._index(conn, viewer)
+
+    def _index(self, conn: HubConsumer, viewer: Viewer) -> None:
         self.by_user[viewer.user_id].add(conn)
         if not viewer.is_customer:
             for company_id in viewer.companies:
                 self.by_company[company_id].add(conn)
-        metrics.WS_CONNECTIONS.set(len(self.connections))
 
-    def unregister(self, conn: HubConsumer) -> None:
+    def _unindex(self, conn: HubConsumer) -> None:
         viewer = conn.viewer
-        self.connections.discard(conn)
         if viewer is not None:
             _discard(self.by_user, viewer.user_id, conn)
             for company_id in viewer.companies:
                 _discard(self.by_company, company_id, conn)
-        metrics.WS_CONNECTIONS.set(len(self.connections))
 
     def recipients(self, event: dict[str, Any]) -> list[HubConsumer]:
         audience = event["audience"]
@@ -307,14 +376,60 @@ class Dispatcher:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    # --- heartbeats --------------------------------------------------------------------
+    # --- heartbeats, token expiry, revalidation --------------------------------------------
     async def _sweep_loop(self) -> None:
-        interval = max(1.0, settings.HUB_WS_IDLE_TIMEOUT_SECONDS / 3)
+        last_idle = last_revalidate = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
-            cutoff = time.monotonic() - settings.HUB_WS_IDLE_TIMEOUT_SECONDS
-            for conn in [c for c in self.connections if c.last_seen < cutoff]:
-                await conn.close_with(protocol.CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")
+            await asyncio.sleep(SWEEP_TICK_SECONDS)
+            now = time.monotonic()
+            try:
+                await self._close_expired(time.time())
+                if now - last_idle >= max(1.0, settings.HUB_WS_IDLE_TIMEOUT_SECONDS / 3):
+                    last_idle = now
+                    await self._close_idle(now - settings.HUB_WS_IDLE_TIMEOUT_SECONDS)
+                if now - last_revalidate >= settings.HUB_WS_REVALIDATE_SECONDS:
+                    last_revalidate = now
+                    await self.revalidate()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("websocket sweep failed")
+
+    async def _close_idle(self, cutoff: float) -> None:
+        for conn in [c for c in self.connections if c.last_seen < cutoff]:
+            await conn.close_with(protocol.CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")
+
+    async def _close_expired(self, now: float) -> None:
+        while self._expiries and self._expiries[0][0] <= now:
+            _, _, ref = heapq.heappop(self._expiries)
+            conn = ref()
+            if conn is None or conn.closing or conn not in self.connections:
+                continue
+            await conn.send_error(protocol.ERR_BAD_TOKEN, "token expired")
+            await conn.close_with(protocol.CLOSE_UNAUTHENTICATED, "token expired")
+
+    async def revalidate(self) -> None:
+        """Re-read every connection's user and memberships; re-route or close accordingly."""
+        seen = [(c, c.viewer) for c in self.connections if c.viewer is not None and not c.closing]
+        if not seen:
+            return
+        current = await _current_viewers({viewer.user_id for _, viewer in seen})
+        for conn, viewer in seen:
+            if conn.closing or conn not in self.connections:
+                continue
+            found = current.get(viewer.user_id)
+            if found is None:
+                await conn.send_error(protocol.ERR_BAD_TOKEN, "unknown user")
+                await conn.close_with(protocol.CLOSE_UNAUTHENTICATED, "unknown user")
+            elif not found[0]:
+                await conn.send_error(protocol.ERR_INACTIVE_USER, "this account is inactive")
+                await conn.close_with(protocol.CLOSE_FORBIDDEN, "inactive user")
+            elif found[1] != viewer:
+                log.info("websocket access changed", user_id=viewer.user_id)
+                self.reregister(conn, found[1])
+
+
+SWEEP_TICK_SECONDS = 1.0
 
 
 def _write_now(transport: Any, data: bytes) -> None:

@@ -130,6 +130,9 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     user = None
     viewer: Viewer | None = None
+    # When the access token the connection authenticated with runs out (time.time()); a
+    # session has none.
+    expires_at: float | None = None
     closing = False
     replaying = False
 
@@ -245,9 +248,9 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_error(protocol.ERR_BAD_TOKEN, "unknown user")
             await self.close_with(protocol.CLOSE_UNAUTHENTICATED, "unknown user")
             return
-        await self._start_session(user)
+        await self._start_session(user, expires_at=token.valid_until)
 
-    async def _start_session(self, user) -> None:
+    async def _start_session(self, user, *, expires_at: float | None = None) -> None:
         if dispatcher.draining:
             await self.close_with(protocol.CLOSE_SERVICE_RESTART, "server restarting")
             return
@@ -260,7 +263,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             self._auth_timer = None
         await dispatcher.ensure_started()
         viewer, hello = await _viewer_and_hello(user)
-        self.user, self.viewer = user, viewer
+        self.user, self.viewer, self.expires_at = user, viewer, expires_at
         dispatcher.register(self, viewer)
         hello.update(
             {

@@ -8,6 +8,7 @@ import jwt
 from django.conf import settings
 
 REQUIRED_CLAIMS = ["exp", "iat", "jti", "token_type", "user_id"]
+LEEWAY_SECONDS = 5
 
 
 class TokenError(Exception):
@@ -18,6 +19,12 @@ class TokenError(Exception):
 class AccessToken:
     user_id: int
     jti: str
+    exp: float  # seconds since the epoch
+
+    @property
+    def valid_until(self) -> float:
+        """When the token stops being accepted (``exp`` plus the leeway allowed for clock skew)."""
+        return self.exp + LEEWAY_SECONDS
 
 
 def access_token_decode(token: object) -> AccessToken:
@@ -30,7 +37,7 @@ def access_token_decode(token: object) -> AccessToken:
             settings.HUB_JWT_SIGNING_KEY,
             algorithms=["HS256"],
             options={"require": REQUIRED_CLAIMS},
-            leeway=5,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
@@ -42,4 +49,4 @@ def access_token_decode(token: object) -> AccessToken:
         user_id = int(claims["user_id"])
     except (TypeError, ValueError):
         raise TokenError("invalid user_id claim") from None
-    return AccessToken(user_id=user_id, jti=str(claims["jti"]))
+    return AccessToken(user_id=user_id, jti=str(claims["jti"]), exp=float(claims["exp"]))

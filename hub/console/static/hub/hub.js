@@ -9,6 +9,7 @@
  *     onEvent: (event) => {},              // every event: {id, topic, type, data}
  *     onReset: (frame) => location.reload(), // the gap is beyond the replay window: refetch
  *     onAuthError: ({code, reason, error}) => {},  // 4401/4403: no automatic reconnect
+ *                                                   // (but "token expired" with getToken reconnects)
  *     onStatus: (status, info) => {},      // connecting, resuming, live, reconnecting, ...
  *   });
  *   hub.on("call.updated", (event) => {}); // one type, "call.*" for a prefix, "*" for all
@@ -205,6 +206,11 @@
     this._lost();
     if (this._stopped) {
       this._setStatus("closed", { code: code, reason: reason });
+    } else if (code === 4401 && reason === "token expired" && this.options.getToken) {
+      // The access token ran out mid-session: getToken supplies a fresh one on reconnect,
+      // and the client resumes from the last event it saw. A token refused at sign-in
+      // closes with another reason and stops below.
+      this._scheduleReconnect(code, reason);
     } else if (AUTH_CLOSE_CODES[code]) {
       this._stopped = true;
       this._authError({ code: code, reason: reason, error: this._lastError });

@@ -6,8 +6,6 @@ happens in one transaction. The passwords are fixed and printed, so this is for 
 development database only (the command refuses to run with ``DEBUG`` off unless told to).
 """
 
-
-
 from __future__ import annotations
 
 import uuid

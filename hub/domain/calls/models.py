@@ -36,7 +36,13 @@ class CallStatus(models.TextChoices):
 
 
 TERMINAL_CALL_STATUSES = frozenset(
-    {CallStatus.COMPLETED, CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.CANCELLED}
+    {
+        CallStatus.COMPLETED,
+        CallStatus.FAILED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.CANCELLED,
+    }
 )
 
 
@@ -81,16 +87,28 @@ class Call(models.Model):
     phone_number = models.ForeignKey(
         PhoneNumber, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
     )
-    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
-    lead = models.ForeignKey("crm.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
-    deal = models.ForeignKey("crm.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
+    lead = models.ForeignKey(
+        "crm.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
+    deal = models.ForeignKey(
+        "crm.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
     customer = models.ForeignKey(
-        "authentication.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+        "authentication.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="calls",
     )
     direction = models.CharField(max_length=10, choices=CallDirection.choices)
     from_number = models.CharField(max_length=20)
     to_number = models.CharField(max_length=20)
-    status = models.CharField(max_length=20, choices=CallStatus.choices, default=CallStatus.INITIATED)
+    status = models.CharField(
+        max_length=20, choices=CallStatus.choices, default=CallStatus.INITIATED
+    )
     duration = models.IntegerField(null=True, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
@@ -100,7 +118,9 @@ class Call(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     price_unit = models.CharField(max_length=10, default="USD")
     notes = models.TextField(blank=True, default="")
-    disposition = models.CharField(max_length=20, choices=Disposition.choices, null=True, blank=True)
+    disposition = models.CharField(
+        max_length=20, choices=Disposition.choices, null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,162 +8,376 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('authentication', '0001_initial'),
-        ('crm', '0001_initial'),
+        ("authentication", "0001_initial"),
+        ("crm", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Call',
+            name="Call",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('direction', models.CharField(choices=[('Inbound', 'Inbound'), ('Outbound', 'Outbound')], max_length=10)),
-                ('from_number', models.CharField(max_length=20)),
-                ('to_number', models.CharField(max_length=20)),
-                ('status', models.CharField(choices=[('Initiated', 'Initiated'), ('Ringing', 'Ringing'), ('InProgress', 'In progress'), ('Completed', 'Completed'), ('Failed', 'Failed'), ('Busy', 'Busy'), ('NoAnswer', 'No answer'), ('Cancelled', 'Cancelled')], default='Initiated', max_length=20)),
-                ('duration', models.IntegerField(blank=True, null=True)),
-                ('start_time', models.DateTimeField(blank=True, null=True)),
-                ('end_time', models.DateTimeField(blank=True, null=True)),
-                ('recording_url', models.URLField(blank=True, null=True)),
-                ('recording_duration', models.IntegerField(blank=True, null=True)),
-                ('twilio_call_sid', models.CharField(max_length=100, unique=True)),
-                ('price', models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
-                ('price_unit', models.CharField(default='USD', max_length=10)),
-                ('notes', models.TextField(blank=True, default='')),
-                ('disposition', models.CharField(blank=True, choices=[('Connected', 'Connected'), ('NoAnswer', 'No answer'), ('Busy', 'Busy'), ('Failed', 'Failed'), ('Voicemail', 'Voicemail'), ('other', 'Other')], max_length=20, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='calls', to='authentication.company')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='authentication.customer')),
-                ('deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='crm.deal')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='crm.lead')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("Inbound", "Inbound"), ("Outbound", "Outbound")], max_length=10
+                    ),
+                ),
+                ("from_number", models.CharField(max_length=20)),
+                ("to_number", models.CharField(max_length=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("Initiated", "Initiated"),
+                            ("Ringing", "Ringing"),
+                            ("InProgress", "In progress"),
+                            ("Completed", "Completed"),
+                            ("Failed", "Failed"),
+                            ("Busy", "Busy"),
+                            ("NoAnswer", "No answer"),
+                            ("Cancelled", "Cancelled"),
+                        ],
+                        default="Initiated",
+                        max_length=20,
+                    ),
+                ),
+                ("duration", models.IntegerField(blank=True, null=True)),
+                ("start_time", models.DateTimeField(blank=True, null=True)),
+                ("end_time", models.DateTimeField(blank=True, null=True)),
+                ("recording_url", models.URLField(blank=True, null=True)),
+                ("recording_duration", models.IntegerField(blank=True, null=True)),
+                ("twilio_call_sid", models.CharField(max_length=100, unique=True)),
+                (
+                    "price",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True),
+                ),
+                ("price_unit", models.CharField(default="USD", max_length=10)),
+                ("notes", models.TextField(blank=True, default="")),
+                (
+                    "disposition",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("Connected", "Connected"),
+                            ("NoAnswer", "No answer"),
+                            ("Busy", "Busy"),
+                            ("Failed", "Failed"),
+                            ("Voicemail", "Voicemail"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="calls",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="calls",
+                        to="authentication.customer",
+                    ),
+                ),
+                (
+                    "deal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="calls",
+                        to="crm.deal",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="calls",
+                        to="crm.lead",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="calls",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'calls_call',
+                "db_table": "calls_call",
             },
         ),
         migrations.CreateModel(
-            name='CallNote',
+            name="CallNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('note', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('call', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='call_notes', to='calls.call')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("note", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "call",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="call_notes",
+                        to="calls.call",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'calls_callnote',
+                "db_table": "calls_callnote",
             },
         ),
         migrations.CreateModel(
-            name='CallRecording',
+            name="CallRecording",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recording_url', models.URLField()),
-                ('recording_sid', models.CharField(max_length=100, unique=True)),
-                ('duration', models.IntegerField()),
-                ('file_size', models.IntegerField(blank=True, null=True)),
-                ('transcription', models.TextField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('call', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recordings', to='calls.call')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("recording_url", models.URLField()),
+                ("recording_sid", models.CharField(max_length=100, unique=True)),
+                ("duration", models.IntegerField()),
+                ("file_size", models.IntegerField(blank=True, null=True)),
+                ("transcription", models.TextField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "call",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recordings",
+                        to="calls.call",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'calls_callrecording',
+                "db_table": "calls_callrecording",
             },
         ),
         migrations.CreateModel(
-            name='PhoneNumber',
+            name="PhoneNumber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone_number', models.CharField(max_length=20)),
-                ('country_code', models.CharField(max_length=5)),
-                ('number_type', models.CharField(choices=[('Mobile', 'Mobile'), ('Landline', 'Landline'), ('VoIP', 'VoIP')], max_length=20)),
-                ('provider', models.CharField(default='Twilio', max_length=50)),
-                ('twilio_phone_sid', models.CharField(max_length=100, unique=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('is_default', models.BooleanField(default=False)),
-                ('capabilities', models.JSONField(blank=True, default=dict)),
-                ('monthly_cost', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=10)),
-                ('purchased_at', models.DateTimeField(auto_now_add=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='phone_numbers', to='authentication.company')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='phone_numbers', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("phone_number", models.CharField(max_length=20)),
+                ("country_code", models.CharField(max_length=5)),
+                (
+                    "number_type",
+                    models.CharField(
+                        choices=[("Mobile", "Mobile"), ("Landline", "Landline"), ("VoIP", "VoIP")],
+                        max_length=20,
+                    ),
+                ),
+                ("provider", models.CharField(default="Twilio", max_length=50)),
+                ("twilio_phone_sid", models.CharField(max_length=100, unique=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("is_default", models.BooleanField(default=False)),
+                ("capabilities", models.JSONField(blank=True, default=dict)),
+                (
+                    "monthly_cost",
+                    models.DecimalField(decimal_places=2, default=Decimal("0.00"), max_digits=10),
+                ),
+                ("purchased_at", models.DateTimeField(auto_now_add=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phone_numbers",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phone_numbers",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'calls_phonenumber',
+                "db_table": "calls_phonenumber",
             },
         ),
         migrations.AddField(
-            model_name='call',
-            name='phone_number',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='calls.phonenumber'),
+            model_name="call",
+            name="phone_number",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="calls",
+                to="calls.phonenumber",
+            ),
         ),
         migrations.CreateModel(
-            name='VoicemailMessage',
+            name="VoicemailMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_number', models.CharField(max_length=20)),
-                ('duration', models.IntegerField()),
-                ('recording_url', models.URLField()),
-                ('transcription', models.TextField(blank=True, null=True)),
-                ('is_listened', models.BooleanField(default=False)),
-                ('listened_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='voicemails', to='authentication.company')),
-                ('listened_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('phone_number', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='voicemails', to='calls.phonenumber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_number", models.CharField(max_length=20)),
+                ("duration", models.IntegerField()),
+                ("recording_url", models.URLField()),
+                ("transcription", models.TextField(blank=True, null=True)),
+                ("is_listened", models.BooleanField(default=False)),
+                ("listened_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="voicemails",
+                        to="authentication.company",
+                    ),
+                ),
+                (
+                    "listened_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "phone_number",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="voicemails",
+                        to="calls.phonenumber",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'calls_voicemailmessage',
+                "db_table": "calls_voicemailmessage",
             },
         ),
         migrations.AddIndex(
-            model_name='phonenumber',
-            index=models.Index(fields=['company', 'is_active'], name='calls_number_co_active_idx'),
+            model_name="phonenumber",
+            index=models.Index(fields=["company", "is_active"], name="calls_number_co_active_idx"),
         ),
         migrations.AddIndex(
-            model_name='phonenumber',
-            index=models.Index(fields=['user', 'is_default'], name='calls_number_user_default_idx'),
+            model_name="phonenumber",
+            index=models.Index(fields=["user", "is_default"], name="calls_number_user_default_idx"),
         ),
         migrations.AddConstraint(
-            model_name='phonenumber',
-            constraint=models.CheckConstraint(condition=models.Q(('number_type__in', ['Mobile', 'Landline', 'VoIP'])), name='calls_phonenumber_number_type_valid'),
+            model_name="phonenumber",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("number_type__in", ["Mobile", "Landline", "VoIP"])),
+                name="calls_phonenumber_number_type_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='call',
-            index=models.Index(fields=['company', 'user'], name='calls_call_co_user_idx'),
+            model_name="call",
+            index=models.Index(fields=["company", "user"], name="calls_call_co_user_idx"),
         ),
         migrations.AddIndex(
-            model_name='call',
-            index=models.Index(fields=['company', 'direction'], name='calls_call_co_direction_idx'),
+            model_name="call",
+            index=models.Index(fields=["company", "direction"], name="calls_call_co_direction_idx"),
         ),
         migrations.AddIndex(
-            model_name='call',
-            index=models.Index(fields=['company', 'status'], name='calls_call_co_status_idx'),
+            model_name="call",
+            index=models.Index(fields=["company", "status"], name="calls_call_co_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='call',
-            index=models.Index(fields=['company', 'created_at'], name='calls_call_co_created_idx'),
+            model_name="call",
+            index=models.Index(fields=["company", "created_at"], name="calls_call_co_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.CheckConstraint(condition=models.Q(('direction__in', ['Inbound', 'Outbound'])), name='calls_call_direction_valid'),
+            model_name="call",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("direction__in", ["Inbound", "Outbound"])),
+                name="calls_call_direction_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['Initiated', 'Ringing', 'InProgress', 'Completed', 'Failed', 'Busy', 'NoAnswer', 'Cancelled'])), name='calls_call_status_valid'),
+            model_name="call",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "Initiated",
+                            "Ringing",
+                            "InProgress",
+                            "Completed",
+                            "Failed",
+                            "Busy",
+                            "NoAnswer",
+                            "Cancelled",
+                        ],
+                    )
+                ),
+                name="calls_call_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.CheckConstraint(condition=models.Q(('disposition__in', ['Connected', 'NoAnswer', 'Busy', 'Failed', 'Voicemail', 'other']), ('disposition__isnull', True), _connector='OR'), name='calls_call_disposition_valid'),
+            model_name="call",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "disposition__in",
+                        ["Connected", "NoAnswer", "Busy", "Failed", "Voicemail", "other"],
+                    ),
+                    ("disposition__isnull", True),
+                    _connector="OR",
+                ),
+                name="calls_call_disposition_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='voicemailmessage',
-            index=models.Index(fields=['company', 'is_listened'], name='calls_vm_co_listened_idx'),
+            model_name="voicemailmessage",
+            index=models.Index(fields=["company", "is_listened"], name="calls_vm_co_listened_idx"),
         ),
     ]

@@ -167,39 +167,21 @@ def _outbound(call_sid: str, params: dict[str, Any]) -> HttpResponse:
     return _xml(twiml.outbound(call))
 
 
-@sessionless
-@csrf_exempt
-@require_POST
-async def voice_status(request: HttpRequest) -> HttpResponse:
-    return await _webhook(request, CallbackKind.STATUS, _no_content)
+def _webhook_view(kind: str, answer: Callable[[dict[str, Any]], HttpResponse]):
+    """A Twilio callback webhook: verified, stored in the inbox, enqueued, answered."""
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        return await _webhook(request, kind, answer)
+
+    view.__name__ = view.__qualname__ = f"voice_{kind}"
+    return sessionless(csrf_exempt(require_POST(view)))
 
 
-@sessionless
-@csrf_exempt
-@require_POST
-async def voice_recording(request: HttpRequest) -> HttpResponse:
-    return await _webhook(request, CallbackKind.RECORDING, _no_content)
-
-
-@sessionless
-@csrf_exempt
-@require_POST
-async def voice_incoming(request: HttpRequest) -> HttpResponse:
-    return await _webhook(request, CallbackKind.INCOMING, _incoming)
-
-
-@sessionless
-@csrf_exempt
-@require_POST
-async def voice_dialed(request: HttpRequest) -> HttpResponse:
-    return await _webhook(request, CallbackKind.DIALED, _dialed)
-
-
-@sessionless
-@csrf_exempt
-@require_POST
-async def voice_voicemail(request: HttpRequest) -> HttpResponse:
-    return await _webhook(request, CallbackKind.VOICEMAIL, _voicemail)
+voice_status = _webhook_view(CallbackKind.STATUS, _no_content)
+voice_recording = _webhook_view(CallbackKind.RECORDING, _no_content)
+voice_incoming = _webhook_view(CallbackKind.INCOMING, _incoming)
+voice_dialed = _webhook_view(CallbackKind.DIALED, _dialed)
+voice_voicemail = _webhook_view(CallbackKind.VOICEMAIL, _voicemail)
 
 
 @sessionless

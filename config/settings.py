@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "hub.consumers",
     "hub.console",
     "hub.integrations.twilio",
+    "hub.integrations.slack",
+    "hub.bots",
     "hub.workers",
 ]
 
@@ -324,3 +326,11 @@ TWILIO_HTTP_TIMEOUT_SECONDS = env_float("TWILIO_HTTP_TIMEOUT_SECONDS", 10.0, min
 # A call still not final this long after it was created is fetched from the REST API.
 TWILIO_RECONCILE_AGE_SECONDS = env_int("TWILIO_RECONCILE_AGE_SECONDS", 600, minimum=1)
 TWILIO_RECONCILE_INTERVAL_SECONDS = env_int("TWILIO_RECONCILE_INTERVAL_SECONDS", 300, minimum=1)
+
+# --- Slack --------------------------------------------------------------------------------
+# /slack/events answers 503 until the signing secret is set; the rest of the hub starts without.
+SLACK_SIGNING_SECRET = env_secret("SLACK_SIGNING_SECRET")
+# Tests point the real slack_sdk client at a loopback fake with it.
+_SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/", schemes=("http", "https"))
+SLACK_API_URL = (_SLACK_API_URL or "https://slack.com/api/").rstrip("/") + "/"
+SLACK_HTTP_TIMEOUT_SECONDS = env_float("SLACK_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)

@@ -12,5 +12,6 @@ urlpatterns = [
     path("metrics", ops_views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("twilio/", include("hub.integrations.twilio.urls")),
+    path("slack/", include("hub.bots.urls")),
     path("", include("hub.console.urls")),
 ]

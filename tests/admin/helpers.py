@@ -31,6 +31,8 @@ from hub.domain.emails.models import (
     EmailTracking,
 )
 from hub.domain.issues.models import Issue
+from hub.integrations.slack.models import SlackUserLink
+from hub.integrations.slack.services import slack_installation_register
 from tests import factories
 
 
@@ -85,6 +87,12 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
         created_by=owner,
     )
     number = factories.PhoneNumberFactory(company=company, user=owner)
+    slack = slack_installation_register(
+        team_id=f"T{label.upper()}01",
+        company=company,
+        bot_token=f"xoxb-{label.lower()}-slack-token-5e2b",
+        team_name=f"{label} workspace",
+    )
     call = factories.CallFactory(
         company=company,
         phone_number=number,
@@ -175,6 +183,10 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
             duration=7,
             recording_url="https://recordings.test/vm",
             transcription=f"{label} voicemail",
+        ),
+        "slack_installation": slack,
+        "slack_user_link": SlackUserLink.objects.create(
+            installation=slack, slack_user_id=f"U{label.upper()}01", user=owner, email=owner.email
         ),
         "notification": factories.NotificationFactory(user=owner, title=f"{label} notification"),
         "issue": Issue.objects.create(

@@ -1,0 +1,93 @@
+"""The Slack bot's Dramatiq actors: place a call asked for with ``/call`` and report back."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dramatiq
+
+from hub.bots import messages
+from hub.domain.authentication.models import Customer, User
+from hub.domain.calls.outbound import CallPlacementError, call_place
+from hub.domain.crm.models import Deal, Lead
+from hub.integrations.slack.client import SlackError, ephemeral_post, response_post
+from hub.integrations.slack.models import SlackInstallation
+from hub.integrations.slack.services import SlackLinkError, slack_bot_token
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "slack"
+#: A call asked for longer ago than this is not placed: the person has moved on.
+MAX_WAIT_SECONDS = 120
+_TARGETS = {"lead": Lead, "customer": Customer, "deal": Deal}
+
+
+# Never retried: a retry after Twilio took the call would ring the number twice.
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=60_000)
+def slack_call_place(
+    *,
+    installation_id: int,
+    user_id: int,
+    slack_user_id: str,
+    channel_id: str,
+    response_url: str,
+    to_number: str,
+    target_kind: str | None = None,
+    target_id: int | None = None,
+    requested_at: float = 0.0,
+) -> None:
+    installation = SlackInstallation.objects.select_related("company").get(pk=installation_id)
+    waited = int(time.time() - requested_at)
+    if waited > MAX_WAIT_SECONDS:
+        text = messages.too_late(to_number=to_number, seconds=waited)
+    else:
+        text = _place(installation, user_id, to_number, target_kind, target_id)
+    _report(installation, slack_user_id, channel_id, response_url, text)
+
+
+def _place(
+    installation: SlackInstallation,
+    user_id: int,
+    to_number: str,
+    target_kind: str | None,
+    target_id: int | None,
+) -> str:
+    company = installation.company
+    user = User.objects.get(pk=user_id)
+    links: dict[str, object] = {}
+    if target_kind in _TARGETS and target_id is not None:
+        model = _TARGETS[target_kind]
+        scope = {"companies__company": company} if model is Customer else {"company": company}
+        # Only a row of the installation's company is ever attached to the call.
+        links[target_kind] = model._default_manager.filter(pk=target_id, **scope).first()
+    try:
+        call = call_place(user=user, company=company, to_number=to_number, **links)  # type: ignore[arg-type]
+    except CallPlacementError as exc:
+        return str(exc)
+    return messages.placed(
+        call_id=call.pk,
+        to_number=call.to_number,
+        from_number=call.from_number,
+        user_phone=user.phone,
+    )
+
+
+def _report(
+    installation: SlackInstallation,
+    slack_user_id: str,
+    channel_id: str,
+    response_url: str,
+    text: str,
+) -> None:
+    """Tell the person through the command's response_url, else with chat.postEphemeral."""
+    try:
+        response_post(response_url=response_url, text=text)
+        return
+    except SlackError as exc:
+        logger.warning("slack /call: response_url failed (%s); trying chat.postEphemeral", exc)
+    try:
+        token = slack_bot_token(installation)
+        ephemeral_post(token=token, channel=channel_id, user=slack_user_id, text=text)
+    except (SlackError, SlackLinkError) as exc:
+        logger.error("slack /call: could not tell %s: %s (%s)", slack_user_id, text, exc)

@@ -1,0 +1,61 @@
+"""The Slack app (Bolt): one per signing secret, its workspaces found in hub_slack_installation.
+
+Bolt verifies every request's signature and timestamp (401 otherwise) before any listener runs.
+``process_before_response=True``: listeners run in the request's own thread and the HTTP answer
+waits for them, so Django manages their database connection and nothing runs after the answer
+on a thread that dies with the process. Listeners only look things up and enqueue; anything
+slow (Twilio) runs in a Dramatiq actor.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context import BoltContext
+
+from hub.bots import calls
+from hub.bots.messages import not_installed
+from hub.integrations.slack.services import slack_installation_for_team
+
+logger = logging.getLogger(__name__)
+
+INSTALLATION = "hub_installation"
+
+
+def _authorize(context: BoltContext, enterprise_id, team_id, user_id) -> AuthorizeResult:
+    """Find the workspace's installation; an unknown one still passes, to be told so."""
+    installation = slack_installation_for_team(team_id)
+    context[INSTALLATION] = installation
+    return AuthorizeResult(
+        enterprise_id=enterprise_id,
+        team_id=team_id,
+        user_id=user_id,
+        bot_user_id=installation.bot_user_id or None if installation else None,
+    )
+
+
+def _installation_required(body: dict, context: BoltContext, next) -> BoltResponse | None:
+    if context.get(INSTALLATION) is not None:
+        return next()
+    logger.warning("slack request from a workspace not installed: %s", context.team_id)
+    if body.get("command") or body.get("type") == "block_actions":
+        text = not_installed(context.team_id)
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    return BoltResponse(status=200, body="")
+
+
+@cache
+def slack_app(signing_secret: str) -> App:
+    app = App(
+        signing_secret=signing_secret,
+        authorize=_authorize,
+        process_before_response=True,
+        # The hub's own client (hub.integrations.slack) makes every Web API call.
+        token_verification_enabled=False,
+    )
+    app.use(_installation_required)
+    calls.register(app, installation_key=INSTALLATION)
+    return app

@@ -1,0 +1,200 @@
+"""``/call``: click-to-call from Slack, by phone number or by the name of a lead, customer or deal.
+
+The command is answered at once (Slack waits 3 s) with what is about to happen, or why not;
+the call itself is placed by the ``slack_call_place`` actor, which reports back through the
+command's ``response_url``. Several matches for a name are offered as buttons (``call_pick``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from slack_bolt import Ack, App, BoltContext
+
+from hub.bots import messages
+from hub.domain.calls.models import PhoneNumber
+from hub.domain.calls.outbound import CallPlacementError, phone_number_default
+from hub.domain.calls.services import phone_normalize
+from hub.domain.crm.selectors import CallTarget, call_target_get, call_target_search
+from hub.integrations.slack.client import SlackError, response_post
+from hub.integrations.slack.models import SlackInstallation
+from hub.integrations.slack.services import SlackLinkError, slack_user_resolve
+
+logger = logging.getLogger(__name__)
+
+PICK_ACTION = "call_pick"
+_PICK = re.compile(rf"^{PICK_ACTION}:")
+_NUMBERISH = re.compile(r"[+()\d\s.\-/]+")
+CHOICES_SHOWN = 5
+
+
+@dataclass
+class Answer:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asked, in which workspace, and where to answer them."""
+
+    installation: SlackInstallation
+    slack_user_id: str
+    channel_id: str
+    response_url: str
+
+
+def register(app: App, *, installation_key: str) -> None:
+    def call_command(ack: Ack, command: dict, context: BoltContext) -> None:
+        caller = Caller(
+            installation=context[installation_key],
+            slack_user_id=command.get("user_id", ""),
+            channel_id=command.get("channel_id", ""),
+            response_url=command.get("response_url", ""),
+        )
+        answer = call_answer(caller=caller, text=command.get("text") or "")
+        ack(text=answer.text, blocks=answer.blocks or None, response_type="ephemeral")
+
+    def call_pick(ack: Ack, body: dict, action: dict, context: BoltContext) -> None:
+        ack()
+        caller = Caller(
+            installation=context[installation_key],
+            slack_user_id=(body.get("user") or {}).get("id", ""),
+            channel_id=(body.get("channel") or {}).get("id", ""),
+            response_url=body.get("response_url", ""),
+        )
+        answer = pick_answer(caller=caller, value=str(action.get("value") or ""))
+        try:
+            response_post(response_url=caller.response_url, text=answer.text, replace_original=True)
+        except SlackError as exc:
+            logger.warning("slack call_pick: could not answer %s: %s", caller.slack_user_id, exc)
+
+    app.command("/call")(call_command)
+    app.action(_PICK)(call_pick)
+
+
+def _region(number: PhoneNumber) -> str:
+    """The region a number without a country code is read in: the caller's own number's."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number.phone_number))
+    except phonenumbers.NumberParseException:
+        region = None
+    code = (number.country_code or "").upper()
+    return region or (code if len(code) == 2 and code.isalpha() else "US")
+
+
+def call_answer(*, caller: Caller, text: str) -> Answer:
+    """Answer ``/call <text>``: start the call, offer choices, or say why not."""
+    text = text.strip()
+    if not text:
+        return Answer(messages.CALL_USAGE)
+    try:
+        user = slack_user_resolve(
+            installation=caller.installation, slack_user_id=caller.slack_user_id
+        )
+        number = phone_number_default(user=user, company=caller.installation.company)
+    except (SlackLinkError, CallPlacementError) as exc:
+        return Answer(str(exc))
+    if _NUMBERISH.fullmatch(text) and sum(c.isdigit() for c in text) >= 3:
+        try:
+            to_number = phone_normalize(text, region=_region(number))
+        except ValidationError:
+            return Answer(messages.not_a_number(text))
+        return _start(caller=caller, user_id=user.pk, number=number, to_number=to_number)
+    found = call_target_search(
+        company=caller.installation.company, query=text, limit=CHOICES_SHOWN + 1
+    )
+    if not found:
+        return Answer(messages.no_match(text, caller.installation.company.company_name))
+    if len(found) == 1:
+        return _start_target(caller=caller, user_id=user.pk, number=number, target=found[0])
+    return _choices(text, found[:CHOICES_SHOWN])
+
+
+def pick_answer(*, caller: Caller, value: str) -> Answer:
+    """Answer a click on one of the choices: the same checks again, then start the call."""
+    kind, _, raw_id = value.partition(":")
+    try:
+        user = slack_user_resolve(
+            installation=caller.installation, slack_user_id=caller.slack_user_id
+        )
+        number = phone_number_default(user=user, company=caller.installation.company)
+    except (SlackLinkError, CallPlacementError) as exc:
+        return Answer(str(exc))
+    target = (
+        call_target_get(company=caller.installation.company, kind=kind, target_id=int(raw_id))
+        if raw_id.isdigit()
+        else None
+    )
+    if target is None:
+        return Answer("That choice is no longer in the CRM; run /call again.")
+    return _start_target(caller=caller, user_id=user.pk, number=number, target=target)
+
+
+def _start_target(
+    *, caller: Caller, user_id: int, number: PhoneNumber, target: CallTarget
+) -> Answer:
+    if not target.phone:
+        return Answer(messages.no_phone(target))
+    try:
+        to_number = phone_normalize(target.phone, region=_region(number))
+    except ValidationError:
+        return Answer(messages.bad_phone(target))
+    return _start(caller=caller, user_id=user_id, number=number, to_number=to_number, target=target)
+
+
+def _start(
+    *,
+    caller: Caller,
+    user_id: int,
+    number: PhoneNumber,
+    to_number: str,
+    target: CallTarget | None = None,
+) -> Answer:
+    from hub.bots.actors import slack_call_place
+
+    try:
+        slack_call_place.send(
+            installation_id=caller.installation.pk,
+            user_id=user_id,
+            slack_user_id=caller.slack_user_id,
+            channel_id=caller.channel_id,
+            response_url=caller.response_url,
+            to_number=to_number,
+            target_kind=target.kind if target else None,
+            target_id=target.id if target else None,
+            requested_at=time.time(),
+        )
+    except Exception:
+        logger.exception("slack /call: could not enqueue the call")
+        return Answer(messages.queue_down())
+    return Answer(
+        messages.calling(
+            whom=messages.whom(target), to_number=to_number, from_number=number.phone_number
+        )
+    )
+
+
+def _choices(query: str, targets: list[CallTarget]) -> Answer:
+    text = messages.several(query, len(targets))
+    buttons = [
+        {
+            "type": "button",
+            "action_id": f"{PICK_ACTION}:{target.kind}:{target.id}",
+            "text": {"type": "plain_text", "text": target.label[:75]},
+            "value": f"{target.kind}:{target.id}",
+        }
+        for target in targets
+    ]
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": "call_choices", "elements": buttons},
+    ]
+    lines = "\n".join(f"• {target.label}" for target in targets)
+    return Answer(f"{text}\n{lines}", blocks)

@@ -1,0 +1,126 @@
+"""Console pages for Slack installations and user links.
+
+An installation's bot token is write-only: the form replaces it when a new one is typed in and
+never shows the stored one (nor what it decrypts to).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from hub.console.admin_base import ScopedModelAdmin, adopt
+from hub.domain.emails.crypto import credential_encrypt
+from hub.integrations.slack.models import SlackInstallation, SlackUserLink
+from hub.integrations.slack.services import slack_installation_register
+
+
+class SlackInstallationForm(forms.ModelForm):
+    new_bot_token = forms.CharField(
+        label="New bot token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+        help_text="xoxb-…, stored encrypted. Leave empty to keep the current token.",
+    )
+
+    class Meta:
+        model = SlackInstallation
+        # An allow-list: the token column never slips into the form.
+        fields = ("team_id", "team_name", "company", "bot_user_id", "is_active")
+
+    def clean(self):
+        cleaned = super().clean()
+        token = cleaned.get("new_bot_token")
+        if self.instance.pk is None and not token:
+            self.add_error("new_bot_token", "A new installation needs its bot token.")
+        if token and not token.startswith("xoxb-"):
+            self.add_error("new_bot_token", "A bot token starts with xoxb-.")
+        return cleaned
+
+
+@admin.register(SlackInstallation)
+class SlackInstallationAdmin(ScopedModelAdmin):
+    form = SlackInstallationForm
+    exclude = ("bot_token",)
+    list_display = ("team_id", "team_name", "company", "bot_user_id", "is_active", "created_at")
+    list_filter = ("is_active", "company")
+    search_fields = ("team_id", "team_name", "company__company_name")
+    list_select_related = ("company",)
+    ordering = ("team_id",)
+    readonly_fields = ("token_state",)
+    fieldsets = (
+        (None, {"fields": ("team_id", "team_name", "company", "bot_user_id", "is_active")}),
+        ("Bot token", {"fields": ("token_state", "new_bot_token")}),
+    )
+
+    @admin.display(description="bot token")
+    def token_state(self, installation: SlackInstallation) -> str:
+        return "set" if installation.bot_token else "not set"
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.fieldsets
+        return (*self.fieldsets, ("Record", {"fields": ("id", "created_at", "updated_at")}))
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a workspace to another company is `slack_install` again (it forgets the links).
+        fixed = ("team_id", "company") if obj else ()
+        return (*super().get_readonly_fields(request, obj), *fixed)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Filtering on the token through the URL would be an oracle on it.
+        return not lookup.startswith("bot_token") and super().lookup_allowed(lookup, value, request)
+
+    @method_decorator(sensitive_post_parameters("new_bot_token"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def write(self, request, obj, form, change) -> None:
+        token = form.cleaned_data.get("new_bot_token")
+        if not change:
+            saved = slack_installation_register(
+                team_id=obj.team_id,
+                company=obj.company,
+                bot_token=token,
+                bot_user_id=obj.bot_user_id,
+                team_name=obj.team_name,
+            )
+            adopt(obj, saved)
+            return
+        if token:
+            obj.bot_token = credential_encrypt(token)
+        obj.save()
+
+
+class SlackUserLinkForm(forms.ModelForm):
+    class Meta:
+        model = SlackUserLink
+        fields = ("installation", "slack_user_id", "user", "email")
+
+    def clean(self):
+        cleaned = super().clean()
+        installation, user = cleaned.get("installation"), cleaned.get("user")
+        if (
+            installation is not None
+            and user is not None
+            and not installation.company.members.filter(user=user, is_active=True).exists()
+        ):
+            self.add_error(
+                "user", f"{user.email} is not an active member of {installation.company}."
+            )
+        return cleaned
+
+
+@admin.register(SlackUserLink)
+class SlackUserLinkAdmin(ScopedModelAdmin):
+    form = SlackUserLinkForm
+    company_path = "installation__company"
+    list_display = ("slack_user_id", "user", "email", "installation", "created_at")
+    list_filter = ("installation",)
+    search_fields = ("slack_user_id", "email", "user__email")
+    list_select_related = ("installation", "user")
+    autocomplete_fields = ("user",)
+    current_user_fields = ()

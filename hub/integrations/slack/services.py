@@ -1,0 +1,131 @@
+"""Slack installations and user links: register a workspace, find who a Slack user is."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from hub.domain.authentication.models import Company, User
+from hub.domain.emails.crypto import CredentialError, credential_decrypt, credential_encrypt
+from hub.integrations.slack.client import SlackError, user_email
+from hub.integrations.slack.models import SlackInstallation, SlackUserLink
+
+_TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
+
+
+class SlackLinkError(Exception):
+    """The Slack user or workspace cannot act on the hub; ``str()`` tells them why."""
+
+
+def slack_installation_register(
+    *, team_id: str, company: Company, bot_token: str, bot_user_id: str = "", team_name: str = ""
+) -> SlackInstallation:
+    """Tie a workspace to a company with its bot token (create, or replace what was stored).
+
+    Moving a workspace to another company forgets its user links: they were people of the
+    other company.
+    """
+    if not _TEAM_ID.fullmatch(team_id):
+        raise ValidationError({"team_id": f"{team_id!r} is not a Slack team id (T…)."})
+    if not bot_token.startswith("xoxb-"):
+        raise ValidationError({"bot_token": "A bot token starts with xoxb-."})
+    with transaction.atomic():
+        installation = SlackInstallation.objects.select_for_update().filter(team_id=team_id).first()
+        if installation is None:
+            installation = SlackInstallation(team_id=team_id)
+        elif installation.company_id != company.pk:
+            installation.user_links.all().delete()
+        installation.company = company
+        installation.bot_token = credential_encrypt(bot_token)
+        installation.bot_user_id = bot_user_id
+        installation.team_name = team_name or installation.team_name
+        installation.is_active = True
+        installation.full_clean()
+        installation.save()
+    return installation
+
+
+def slack_installation_for_team(team_id: str | None) -> SlackInstallation | None:
+    """Return the active installation of a workspace whose company is active, or None."""
+    if not team_id:
+        return None
+    return (
+        SlackInstallation.objects.select_related("company")
+        .filter(team_id=team_id, is_active=True, company__is_active=True)
+        .first()
+    )
+
+
+def slack_bot_token(installation: SlackInstallation) -> str:
+    try:
+        return credential_decrypt(installation.bot_token)
+    except CredentialError as exc:
+        raise SlackLinkError(
+            "The hub cannot read this workspace's bot token (EMAIL_ENCRYPTION_KEY changed?); "
+            "an admin must register the workspace again."
+        ) from exc
+
+
+def _member(*, company: Company, email: str | None = None, user_id: int | None = None):
+    users = User.objects.filter(
+        is_active=True,
+        memberships__company=company,
+        memberships__is_active=True,
+    )
+    if user_id is not None:
+        users = users.filter(pk=user_id)
+    if email is not None:
+        users = users.filter(email__iexact=email)
+    return users.order_by("pk").first()
+
+
+def slack_user_resolve(*, installation: SlackInstallation, slack_user_id: str) -> User:
+    """Return the hub user a Slack user is, in the installation's company, or SlackLinkError.
+
+    A link made earlier is used while its user is still an active member of the company;
+    otherwise Slack is asked for the user's e-mail (``users.info``), which must be the e-mail
+    of an active member, and the link is stored.
+    """
+    company = installation.company
+    link = (
+        SlackUserLink.objects.filter(installation=installation, slack_user_id=slack_user_id)
+        .only("user_id")
+        .first()
+    )
+    if link is not None:
+        user = _member(company=company, user_id=link.user_id)
+        if user is not None:
+            return user
+    try:
+        email = user_email(token=slack_bot_token(installation), slack_user_id=slack_user_id)
+    except SlackError as exc:
+        raise SlackLinkError(f"The hub could not look you up in Slack: {exc}.") from exc
+    if email is None:
+        raise SlackLinkError(
+            "Slack did not give the hub your e-mail address (the app needs the "
+            "users:read.email scope), so your Slack user cannot be matched to a hub user."
+        )
+    user = _member(company=company, email=email)
+    if user is None:
+        raise SlackLinkError(
+            f"Your Slack user is not linked to a hub user: no active member of "
+            f"{company.company_name} has the e-mail {email}, the address Slack has for you."
+        )
+    _link_store(installation=installation, slack_user_id=slack_user_id, user=user, email=email)
+    return user
+
+
+def _link_store(
+    *, installation: SlackInstallation, slack_user_id: str, user: User, email: str
+) -> None:
+    try:
+        with transaction.atomic():
+            SlackUserLink.objects.update_or_create(
+                installation=installation,
+                slack_user_id=slack_user_id,
+                defaults={"user": user, "email": email},
+            )
+    except IntegrityError:
+        pass  # a concurrent request stored the same link first

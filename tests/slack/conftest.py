@@ -1,0 +1,214 @@
+"""Slack fixtures: requests signed as Slack signs them, a loopback fake Slack, a real worker.
+
+The Twilio REST side is the loopback FakeTwilio of tests/twilio_rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlencode
+
+import dramatiq
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+from django.test import Client
+from django_dramatiq.middleware import DbConnectionsMiddleware
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
+
+from hub.bots import actors
+from hub.domain.calls.services import phone_number_add
+from hub.integrations.slack.services import slack_installation_register
+from tests.slack.fake_slack import FakeSlack
+from tests.twilio_rest.conftest import fake_twilio, twilio_settings  # noqa: F401 (fixtures)
+
+SIGNING_SECRET = "slack-test-signing-secret-8d1f"
+ACME_TEAM, GLOBEX_TEAM = "TACME0001", "TGLOBEX01"
+ACME_TOKEN, GLOBEX_TOKEN = "xoxb-acme-0001", "xoxb-globex-0001"
+
+
+def signature(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
+    """Slack's v0 signature: HMAC-SHA256 of ``v0:<timestamp>:<body>`` with the signing secret."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def post_signed(
+    client: Client,
+    body: str,
+    *,
+    timestamp: str | None = None,
+    sign: str | None = "sign",
+    headers: bool = True,
+):
+    """POST a form body to /slack/events as Slack does, signed unless told otherwise."""
+    timestamp = timestamp or str(int(time.time()))
+    extra = {}
+    if headers:
+        extra["X-Slack-Request-Timestamp"] = timestamp
+        extra["X-Slack-Signature"] = signature(body, timestamp) if sign == "sign" else sign
+    return client.post(
+        "/slack/events",
+        body,
+        content_type="application/x-www-form-urlencoded",
+        headers=extra,
+    )
+
+
+class SlackUser:
+    """A person in a Slack workspace who sends commands and clicks buttons."""
+
+    def __init__(self, client: Client, fake: FakeSlack, *, team_id: str, user_id: str) -> None:
+        self.client, self.fake = client, fake
+        self.team_id, self.user_id = team_id, user_id
+        self.sent = 0
+
+    def command(self, text: str, *, command: str = "/call", **kwargs):
+        self.sent += 1
+        self.last_key = f"{self.user_id}-{self.sent}"
+        body = urlencode(
+            {
+                "token": "deprecated-verification-token",
+                "team_id": self.team_id,
+                "team_domain": "workspace",
+                "channel_id": "C0SALES01",
+                "channel_name": "sales",
+                "user_id": self.user_id,
+                "user_name": self.user_id.lower(),
+                "command": command,
+                "text": text,
+                "api_app_id": "A0HUB0001",
+                "is_enterprise_install": "false",
+                "response_url": self.fake.response_url(self.last_key),
+                "trigger_id": f"{self.sent}.123.abc",
+            }
+        )
+        return post_signed(self.client, body, **kwargs)
+
+    def click(self, action_id: str, value: str, **kwargs):
+        self.sent += 1
+        self.last_key = f"{self.user_id}-{self.sent}"
+        payload = {
+            "type": "block_actions",
+            "team": {"id": self.team_id, "domain": "workspace"},
+            "user": {"id": self.user_id, "team_id": self.team_id},
+            "api_app_id": "A0HUB0001",
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "is_ephemeral": True},
+            "trigger_id": f"{self.sent}.123.abc",
+            "channel": {"id": "C0SALES01", "name": "sales"},
+            "response_url": self.fake.response_url(self.last_key),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "call_choices",
+                    "value": value,
+                    "action_ts": "1700000000.1",
+                }
+            ],
+        }
+        return post_signed(self.client, urlencode({"payload": json.dumps(payload)}), **kwargs)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def slack_settings(settings, fake_slack):
+    settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
+    settings.SLACK_API_URL = fake_slack.api_url
+    settings.SLACK_HTTP_TIMEOUT_SECONDS = 2.0
+    settings.EMAIL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    return settings
+
+
+@pytest.fixture
+def acme_install(acme, fake_slack):
+    fake_slack.tokens[ACME_TOKEN] = (ACME_TEAM, "Acme Slack", "UBOTACME")
+    return slack_installation_register(
+        team_id=ACME_TEAM, company=acme, bot_token=ACME_TOKEN, bot_user_id="UBOTACME"
+    )
+
+
+@pytest.fixture
+def globex_install(globex, fake_slack):
+    fake_slack.tokens[GLOBEX_TOKEN] = (GLOBEX_TEAM, "Globex Slack", "UBOTGLOBEX")
+    return slack_installation_register(
+        team_id=GLOBEX_TEAM, company=globex, bot_token=GLOBEX_TOKEN, bot_user_id="UBOTGLOBEX"
+    )
+
+
+@pytest.fixture
+def alice_number(acme, alice):
+    alice.phone = "+14155550999"
+    alice.save(update_fields=["phone"])
+    return phone_number_add(
+        company=acme,
+        user=alice,
+        phone_number="+14155550100",
+        twilio_phone_sid="PN" + "c" * 32,
+        is_default=True,
+    )
+
+
+@pytest.fixture
+def alice_slack(client, fake_slack, acme_install, alice) -> SlackUser:
+    fake_slack.users["UALICE01"] = alice.email.upper()  # Slack's case need not be the hub's
+    return SlackUser(client, fake_slack, team_id=ACME_TEAM, user_id="UALICE01")
+
+
+def _middleware() -> list:
+    """The project's broker middleware (config.settings), without Prometheus."""
+    return [AgeLimit(), TimeLimit(), Callbacks(), Retries(), DbConnectionsMiddleware()]
+
+
+class Worker:
+    """The Slack actor on a fresh stub broker, and a real Dramatiq worker to run it."""
+
+    def __init__(self) -> None:
+        self.actor = actors.slack_call_place
+        self.original = self.actor.broker
+        self.broker = StubBroker(middleware=_middleware())
+        self.actor.broker = self.broker
+        self.broker.declare_actor(self.actor)
+
+    def queued(self) -> int:
+        return self.broker.queues[actors.QUEUE].qsize()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        # The in-memory SQLite test database takes one writer at a time and does not wait.
+        threads = 2 if connection.vendor == "postgresql" else 1
+        worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=50)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+
+    def drain(self) -> None:
+        """Run every queued job to its end, failing the test if one raised."""
+        with self.running():
+            self.broker.join(actors.QUEUE, timeout=30_000, fail_fast=True)
+
+    def close(self) -> None:
+        self.broker.close()
+        self.actor.broker = self.original
+
+
+@pytest.fixture(autouse=True)
+def worker() -> Iterator[Worker]:
+    w = Worker()
+    yield w
+    w.close()

@@ -1,0 +1,189 @@
+"""``/call`` from Slack: signed requests in, the call placed through the fake Twilio, the answer
+back through the fake Slack."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.domain.calls.models import Call, CallStatus
+from hub.integrations.slack.models import SlackUserLink
+from tests.slack.conftest import ACME_TEAM, SlackUser
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def ack_text(response) -> str:
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    return body["text"]
+
+
+def test_call_by_number_places_the_call_and_reports_back(
+    alice_slack, alice, acme, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    response = alice_slack.command("+1 415 555 0123")
+
+    assert ack_text(response) == "Calling +14155550123 from +14155550100…"
+    assert Call.objects.count() == 0  # placed by the worker, not in the request
+    assert worker.queued() == 1
+    worker.drain()
+
+    call = Call.objects.get()
+    assert (call.company, call.user, call.phone_number) == (acme, alice, alice_number)
+    assert (call.from_number, call.to_number) == ("+14155550100", "+14155550123")
+    assert call.twilio_call_sid in fake_twilio.calls
+    assert call.status == CallStatus.INITIATED
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == (
+        f"Call #{call.id} placed: Twilio is calling +14155550123 from +14155550100; "
+        "when they answer, Twilio rings your phone (+14155550999)."
+    )
+    link = SlackUserLink.objects.get()
+    assert (link.slack_user_id, link.user, link.installation.team_id) == (
+        "UALICE01",
+        alice,
+        ACME_TEAM,
+    )
+
+
+def test_a_local_number_is_read_in_the_region_of_the_callers_number(
+    alice_slack, acme, alice, worker, fake_twilio, twilio_settings
+):
+    from hub.domain.calls.services import phone_number_add
+
+    phone_number_add(
+        company=acme,
+        user=alice,
+        phone_number="+442071838750",
+        twilio_phone_sid="PN" + "d" * 32,
+        is_default=True,
+    )
+
+    assert ack_text(alice_slack.command("020 7946 0018")) == (
+        "Calling +442079460018 from +442071838750…"
+    )
+    worker.drain()
+    assert Call.objects.get().to_number == "+442079460018"
+
+
+def test_the_link_is_made_once_then_reused(alice_slack, alice_number, worker, fake_slack):
+    alice_slack.command("+14155550123")
+    alice_slack.command("+14155550124")
+
+    assert len(fake_slack.calls_to("/api/users.info")) == 1
+    assert worker.queued() == 2
+    [seen] = fake_slack.calls_to("/api/users.info")
+    assert (seen.token, seen.body["user"]) == ("xoxb-acme-0001", "UALICE01")
+
+
+def test_a_twilio_refusal_reaches_slack_in_words(
+    alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    fake_twilio.errors["+14155550199"] = (400, 21215, "Geo permission not enabled for this number")
+
+    ack_text(alice_slack.command("+1 415 555 0199"))
+    worker.drain()
+
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["text"].startswith("Twilio refused the call to +14155550199")
+    assert "Geo permission" in reply["text"]
+    assert Call.objects.get().status == CallStatus.FAILED
+
+
+def test_an_expired_response_url_falls_back_to_an_ephemeral_message(
+    alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    ack_text(alice_slack.command("+14155550123"))
+    fake_slack.expired.add(alice_slack.last_key)
+    worker.drain()
+
+    [posted] = fake_slack.wait_for(lambda: fake_slack.calls_to("/api/chat.postEphemeral"))
+    assert (posted.token, posted.body["channel"], posted.body["user"]) == (
+        "xoxb-acme-0001",
+        "C0SALES01",
+        "UALICE01",
+    )
+    assert posted.body["text"].startswith(f"Call #{Call.objects.get().id} placed")
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_no_argument_shows_the_usage(alice_slack, alice_number, worker, text):
+    assert ack_text(alice_slack.command(text)).startswith("Usage: `/call +1 415 555 0100`")
+    assert worker.queued() == 0
+
+
+def test_an_impossible_number_is_said_so(alice_slack, alice_number, worker):
+    text = ack_text(alice_slack.command("+1 555"))
+    assert text.startswith("“+1 555” is not a phone number that can be called. Usage:")
+    assert worker.queued() == 0
+
+
+def test_without_a_default_number_nothing_is_queued(alice_slack, alice, worker):
+    text = ack_text(alice_slack.command("+14155550123"))
+    assert text == (
+        f"{alice.email} has no default phone number in Acme; "
+        "an admin can assign one in the console."
+    )
+    assert worker.queued() == 0
+
+
+def test_a_slack_user_with_no_hub_user_is_told_which_email_was_looked_for(
+    client, fake_slack, acme_install, alice_number, worker
+):
+    fake_slack.users["USTRANGER"] = "stranger@elsewhere.test"
+    stranger = SlackUser(client, fake_slack, team_id=ACME_TEAM, user_id="USTRANGER")
+
+    text = ack_text(stranger.command("+14155550123"))
+
+    assert text == (
+        "Your Slack user is not linked to a hub user: no active member of Acme has the "
+        "e-mail stranger@elsewhere.test, the address Slack has for you."
+    )
+    assert worker.queued() == 0
+    assert not SlackUserLink.objects.exists()
+
+
+def test_a_slack_user_whose_email_slack_does_not_share(
+    client, fake_slack, acme_install, alice_number, worker
+):
+    fake_slack.users["UNOEMAIL"] = None
+    text = ack_text(
+        SlackUser(client, fake_slack, team_id=ACME_TEAM, user_id="UNOEMAIL").command("+14155550123")
+    )
+    assert "users:read.email" in text
+    assert worker.queued() == 0
+
+
+def test_a_former_member_is_no_longer_let_through(alice_slack, alice, acme, alice_number, worker):
+    ack_text(alice_slack.command("+14155550123"))
+    alice.memberships.filter(company=acme).update(is_active=False)
+
+    text = ack_text(alice_slack.command("+14155550123"))
+
+    assert text.startswith("Your Slack user is not linked to a hub user")
+    assert worker.queued() == 1  # only the first
+
+
+def test_an_uninstalled_workspace_is_told_so_and_slack_is_not_asked(
+    client, fake_slack, acme_install, alice_number, worker
+):
+    fake_slack.users["UALICE01"] = "alice@acme.test"
+    outsider = SlackUser(client, fake_slack, team_id="TUNKNOWN1", user_id="UALICE01")
+
+    text = ack_text(outsider.command("+14155550123"))
+
+    assert text.startswith("This Slack workspace (TUNKNOWN1) is not connected to a company")
+    assert "slack_install --team TUNKNOWN1" in text
+    assert fake_slack.requests == []
+    assert worker.queued() == 0
+
+
+def test_a_workspace_of_an_inactive_company_is_not_installed(
+    alice_slack, acme, alice_number, worker
+):
+    acme.is_active = False
+    acme.save(update_fields=["is_active"])
+    assert "is not connected to a company" in ack_text(alice_slack.command("+14155550123"))
+    assert worker.queued() == 0

@@ -17,8 +17,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 
-from hub.domain.authentication.models import Customer, User
+from hub.domain.authentication.models import CompanyUser, Customer, User
 from hub.domain.calls.models import (
     Call,
     CallDirection,
@@ -29,7 +30,7 @@ from hub.domain.calls.models import (
     VoicemailMessage,
 )
 from hub.domain.calls.outbound import call_outbound_adopt
-from hub.domain.calls.services import call_create, phone_normalize, voicemail_create
+from hub.domain.calls.services import call_insert, phone_normalize, voicemail_create
 from hub.domain.crm.models import Deal, Lead
 from hub.domain.notifications.models import Notification, NotificationType
 from hub.domain.notifications.services import notification_create
@@ -81,15 +82,20 @@ def company_number_find(number: str | None) -> PhoneNumber | None:
 
     None when no company holds the number actively, and also when more than one company does
     (rows older than the rule against it): the call is then left unmatched rather than given
-    to one of them at random.
+    to one of them at random. ``owner_is_member`` says whether the number's owner is still a
+    member of its company.
     """
     e164 = e164_or_none(number)
     if e164 is None:
         return None
+    membership = CompanyUser.objects.filter(
+        company_id=OuterRef("company_id"), user_id=OuterRef("user_id")
+    )
     matches = list(
         PhoneNumber.objects.select_related("company", "user")
         # Only what matching and ringing read; compiling every column costs more than the query.
         .only(*_NUMBER_FIELDS)
+        .annotate(owner_is_member=Exists(membership))
         .filter(phone_number=e164, is_active=True)
         .order_by("id")[:MAX_NUMBER_MATCHES]
     )
@@ -111,26 +117,57 @@ def _same_number(stored: str | None, e164: str) -> bool:
     return bool(stored) and e164_or_none(stored) == e164
 
 
+# The candidates for contact_find: per kind, the newest 50 whose phone holds the number's last
+# digits, ranked newest first. Raw SQL because compiling three ORM querysets cost more CPU than
+# running them (bench/twilio_callbacks.py); table and column names are SCHEMA.md's contract.
+_CANDIDATES_SQL = " UNION ALL ".join(
+    f"SELECT * FROM ({part} LIMIT 50) AS {kind}"  # noqa: S608 - constant SQL, no input in it
+    for kind, part in (
+        (
+            "lead",
+            "SELECT 'lead', id, phone, ROW_NUMBER() OVER (ORDER BY created_at DESC, id DESC) "
+            "FROM crm_lead WHERE company_id = %s AND phone LIKE %s "
+            "ORDER BY created_at DESC, id DESC",
+        ),
+        (
+            "deal",
+            "SELECT 'deal', id, contact_phone, "
+            "ROW_NUMBER() OVER (ORDER BY created_at DESC, id DESC) "
+            "FROM crm_deal WHERE company_id = %s AND contact_phone LIKE %s "
+            "ORDER BY created_at DESC, id DESC",
+        ),
+        (
+            "customer",
+            "SELECT 'customer', c.id, u.phone, ROW_NUMBER() OVER (ORDER BY c.id DESC) "
+            "FROM authentication_customer c "
+            "JOIN authentication_customercompany cc ON cc.customer_id = c.id "
+            "JOIN authentication_user u ON u.id = c.user_id "
+            "WHERE cc.company_id = %s AND u.phone LIKE %s ORDER BY c.id DESC",
+        ),
+    )
+)
+
+
 def contact_find(*, company_id: int, number: str | None) -> Contact:
-    """Find the company's lead, customer and deal whose phone is ``number`` (any stored format)."""
+    """Find the company's lead, customer and deal whose phone is ``number`` (any stored format).
+
+    Phones are free text in the shared tables: the candidates whose phone holds the number's
+    last digits (the newest 50 of each kind) are read in one query, then compared in E.164; the
+    newest match of each kind wins.
+    """
     e164 = e164_or_none(number)
     if e164 is None:
         return Contact()
-    # Phones are free text in the shared tables; narrow by the last digits, then compare E.164.
-    tail = e164[-4:]
-    # Only the columns compared: the rows are linked by id, and the rest loads if ever read.
-    leads = (
-        Lead.objects.filter(company_id=company_id, phone__contains=tail)
-        .only("id", "company_id", "phone")
-        .order_by("-created_at")
-    )
-    lead = next((x for x in leads[:50] if _same_number(x.phone, e164)), None)
-    deals = (
-        Deal.objects.filter(company_id=company_id, contact_phone__contains=tail)
-        .only("id", "company_id", "contact_phone")
-        .order_by("-created_at")
-    )
-    deal = next((x for x in deals[:50] if _same_number(x.contact_phone, e164)), None)
+    tail = f"%{e164[-4:]}%"  # digits only: nothing to escape for LIKE
+    with connection.cursor() as cursor:
+        cursor.execute(_CANDIDATES_SQL, [company_id, tail] * 3)
+        rows = cursor.fetchall()
+    found: dict[str, int] = {}
+    for kind, pk, phone, _rank in sorted(rows, key=lambda row: row[3]):
+        if kind not in found and _same_number(phone, e164):
+            found[kind] = pk
+    lead = _deferred(Lead, found.get("lead"), company_id=company_id)
+    deal = _deferred(Deal, found.get("deal"), company_id=company_id)
     if deal is None and lead is not None:
         deal = (
             lead.deals.filter(company_id=company_id)
@@ -138,13 +175,16 @@ def contact_find(*, company_id: int, number: str | None) -> Contact:
             .order_by("-created_at")
             .first()
         )
-    customers = (
-        Customer.objects.select_related("user")
-        .only("id", "user_id", "user__id", "user__phone")
-        .filter(companies__company_id=company_id, user__phone__contains=tail)
-    )
-    customer = next((x for x in customers[:50] if _same_number(x.user.phone, e164)), None)
+    customer = _deferred(Customer, found.get("customer"))
     return Contact(lead=lead, customer=customer, deal=deal)
+
+
+def _deferred(model, pk: int | None, **known: Any):
+    """The row ``pk`` of ``model`` with only its id (and ``known`` columns) loaded, or None."""
+    if pk is None:
+        return None
+    names = ["id", *known]
+    return model.from_db(connection.alias, names, [pk, *known.values()])
 
 
 def call_ensure(
@@ -181,17 +221,30 @@ def call_ensure(
     if number is None:
         return None, False
     contact = contact_find(company_id=number.company_id, number=theirs)
+    user = number.user
+    if user is not None and not number.owner_is_member:
+        logger.warning(
+            "%s belongs to %s, no longer a member of company %s: call %s is left unassigned",
+            number.phone_number,
+            user.email,
+            number.company_id,
+            call_sid,
+        )
+        user = None
     try:
-        # call_create is atomic: a failed insert rolls back to its own savepoint.
-        created = call_create(
+        # Every row linked was found within the number's company (call_create's checks hold);
+        # the CallSid lock is held and a duplicate's IntegrityError is caught below. call_insert
+        # is atomic: a failed insert rolls back to its own savepoint.
+        created = call_insert(
             company=number.company,
             direction=direction,
             from_number=e164_or_none(from_number) or from_number[:20],
             to_number=e164_or_none(to_number) or to_number[:20],
             twilio_call_sid=call_sid,
             status=status,
+            validate_unique=False,
             phone_number=number,
-            user=number.user,
+            user=user,
             lead=contact.lead,
             customer=contact.customer,
             deal=contact.deal,

@@ -197,6 +197,35 @@ def call_create(
     )
     company_customer_check(company=company, customer=fields.get("customer"))
     company_member_check(company=company, user=fields.get("user"), field="user")
+    return call_insert(
+        company=company,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        twilio_call_sid=twilio_call_sid,
+        status=status,
+        **fields,
+    )
+
+
+@transaction.atomic
+def call_insert(
+    *,
+    company: Company,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    twilio_call_sid: str,
+    status: str,
+    validate_unique: bool = True,
+    **fields,
+) -> Call:
+    """Create the call without the tenant checks of :func:`call_create`.
+
+    Only for a caller that found every row it links within ``company`` itself (the Twilio
+    matching in ``inbound.call_ensure``), and, with ``validate_unique=False``, that holds the
+    CallSid's lock and catches the ``IntegrityError`` of a duplicate sid.
+    """
     call = Call(
         company=company,
         direction=direction,
@@ -208,7 +237,11 @@ def call_create(
     )
     # Rows given as saved instances exist (the foreign keys would say so if one vanished): no
     # query each. The CHECK constraints only repeat the choices clean_fields checks already.
-    call.full_clean(exclude=_saved_rows(company=company, **fields), validate_constraints=False)
+    call.full_clean(
+        exclude=_saved_rows(company=company, **fields),
+        validate_unique=validate_unique,
+        validate_constraints=False,
+    )
     call.save()
     _record_call(call, "call.created")
     return call

@@ -3,6 +3,8 @@ back through the fake Slack."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hub.domain.calls.models import Call, CallStatus
@@ -187,3 +189,25 @@ def test_a_workspace_of_an_inactive_company_is_not_installed(
     acme.save(update_fields=["is_active"])
     assert "is not connected to a company" in ack_text(alice_slack.command("+14155550123"))
     assert worker.queued() == 0
+
+
+def test_a_call_the_workers_reach_too_late_is_not_placed_and_the_person_is_told(
+    alice_slack, alice, acme_install, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    from hub.bots.actors import MAX_WAIT_SECONDS, slack_call_place
+
+    slack_call_place.send(
+        installation_id=acme_install.pk,
+        user_id=alice.pk,
+        slack_user_id="UALICE01",
+        channel_id="C0SALES01",
+        response_url=fake_slack.response_url("late"),
+        to_number="+14155550123",
+        requested_at=time.time() - MAX_WAIT_SECONDS - 60,
+    )
+    worker.drain()
+
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses("late"))
+    assert reply["text"].startswith("The call to +14155550123 was not placed")
+    assert not Call.objects.exists()
+    assert fake_twilio.requests == []

@@ -1,0 +1,188 @@
+"""``/call <name>``: the leads, customers and deals of the workspace's company, and no other's."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.bots.calls import PICK_ACTION
+from hub.domain.authentication.models import CustomerCompany
+from hub.domain.calls.models import Call
+from tests import factories
+from tests.slack.conftest import GLOBEX_TEAM, SlackUser
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def ack(response) -> dict:
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    return body
+
+
+def lead(company, first: str, last: str, phone: str | None = "+14155550123"):
+    return factories.LeadFactory(company=company, first_name=first, last_name=last, phone=phone)
+
+
+def test_one_matching_lead_is_called_and_the_call_is_tied_to_it(
+    alice_slack, acme, alice, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    jane = lead(acme, "Jane", "Doe", "(415) 555-0142")
+    lead(acme, "John", "Smith")
+
+    body = ack(alice_slack.command("jane doe"))
+
+    assert body["text"] == "Calling Jane Doe (lead) at +14155550142 from +14155550100…"
+    worker.drain()
+    call = Call.objects.get()
+    assert (call.company, call.user, call.lead, call.to_number) == (
+        acme,
+        alice,
+        jane,
+        "+14155550142",
+    )
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["text"].startswith(f"Call #{call.id} placed: Twilio is calling +14155550142")
+
+
+def test_a_customer_and_a_deal_are_found_by_name(
+    alice_slack, acme, alice_number, worker, fake_twilio, twilio_settings
+):
+    customer = factories.CustomerFactory(
+        user__first_name="Marta", user__last_name="Quist", user__phone="+14155550177"
+    )
+    CustomerCompany.objects.create(customer=customer, company=acme)
+    deal = factories.DealFactory(
+        company=acme, title="Umbrella renewal", contact_name="Pat Roe", contact_phone="4155550188"
+    )
+
+    assert ack(alice_slack.command("marta"))["text"] == (
+        "Calling Marta Quist (customer) at +14155550177 from +14155550100…"
+    )
+    assert ack(alice_slack.command("umbrella"))["text"] == (
+        "Calling Umbrella renewal – Pat Roe (deal) at +14155550188 from +14155550100…"
+    )
+    worker.drain()
+    calls = {c.to_number: c for c in Call.objects.all()}
+    assert calls["+14155550177"].customer == customer
+    assert calls["+14155550188"].deal == deal
+
+
+def test_several_matches_are_offered_as_buttons_and_a_click_calls_the_one_picked(
+    alice_slack, acme, alice, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    lead(acme, "Sam", "Smith", "+14155550101")
+    jones = lead(acme, "Sam", "Jones", "+14155550102")
+
+    body = ack(alice_slack.command("sam"))
+
+    assert body["text"].startswith("Several matches for “sam”; pick who to call (showing 2):")
+    assert "• Sam Jones (lead)" in body["text"] and "• Sam Smith (lead)" in body["text"]
+    [buttons] = [b["elements"] for b in body["blocks"] if b["type"] == "actions"]
+    assert [b["text"]["text"] for b in buttons] == ["Sam Jones (lead)", "Sam Smith (lead)"]
+    assert worker.queued() == 0
+
+    picked = buttons[0]
+    response = alice_slack.click(picked["action_id"], picked["value"])
+
+    assert response.status_code == 200
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["replace_original"] is True
+    assert reply["text"] == "Calling Sam Jones (lead) at +14155550102 from +14155550100…"
+    worker.drain()
+    call = Call.objects.get()
+    assert (call.lead, call.user, call.to_number) == (jones, alice, "+14155550102")
+    replies = fake_slack.wait_for(
+        lambda: (
+            len(fake_slack.responses(alice_slack.last_key)) == 2
+            and fake_slack.responses(alice_slack.last_key)
+        )
+    )
+    assert replies[1]["text"].startswith(f"Call #{call.id} placed")
+
+
+def test_no_match_is_said_so(alice_slack, acme, alice_number, worker):
+    lead(acme, "Jane", "Doe")
+    assert ack(alice_slack.command("zebulon"))["text"] == (
+        "No lead, customer or deal of Acme matches “zebulon”."
+    )
+    assert worker.queued() == 0
+
+
+def test_a_match_without_a_phone_is_said_so(alice_slack, acme, alice_number, worker):
+    lead(acme, "Nora", "Nophone", phone=None)
+    assert ack(alice_slack.command("nora"))["text"] == (
+        "Nora Nophone (lead) has no phone number in the CRM."
+    )
+    assert worker.queued() == 0
+
+
+def test_another_companys_lead_is_never_found(
+    alice_slack, acme, globex, charlie, alice_number, worker, fake_slack
+):
+    lead(globex, "Zed", "Globex", "+14155550166")
+
+    assert ack(alice_slack.command("zed"))["text"] == (
+        "No lead, customer or deal of Acme matches “zed”."
+    )
+    assert worker.queued() == 0
+    assert not Call.objects.exists()
+
+
+def test_a_forged_button_for_another_companys_lead_calls_no_one(
+    alice_slack, acme, globex, alice_number, worker, fake_slack
+):
+    theirs = lead(globex, "Zed", "Globex", "+14155550166")
+
+    response = alice_slack.click(f"{PICK_ACTION}:lead:{theirs.pk}", f"lead:{theirs.pk}")
+
+    assert response.status_code == 200
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["text"] == "That choice is no longer in the CRM; run /call again."
+    assert worker.queued() == 0
+    assert not Call.objects.exists()
+
+
+def test_the_same_slack_user_in_another_companys_workspace_is_not_alice_there(
+    client, fake_slack, alice, globex, globex_install, alice_number, worker
+):
+    # Slack user ids are per workspace: in Globex's, the person with alice's e-mail is not
+    # a Globex member, so nothing of Acme (nor alice's number) is used.
+    lead(globex, "Zed", "Globex", "+14155550166")
+    fake_slack.users["UALICE01"] = alice.email
+    in_globex = SlackUser(client, fake_slack, team_id=GLOBEX_TEAM, user_id="UALICE01")
+
+    text = ack(in_globex.command("zed"))["text"]
+
+    assert text == (
+        "Your Slack user is not linked to a hub user: no active member of Globex has the "
+        f"e-mail {alice.email}, the address Slack has for you."
+    )
+    [looked_up] = fake_slack.calls_to("/api/users.info")
+    assert looked_up.token == "xoxb-globex-0001"
+    assert worker.queued() == 0
+
+
+def test_the_charlie_of_globex_calls_from_globex_only(
+    client, fake_slack, globex, charlie, globex_install, acme, worker, fake_twilio, twilio_settings
+):
+    from hub.domain.calls.services import phone_number_add
+
+    phone_number_add(
+        company=globex,
+        user=charlie,
+        phone_number="+14155550200",
+        twilio_phone_sid="PN" + "e" * 32,
+        is_default=True,
+    )
+    lead(acme, "Zed", "Acme", "+14155550111")
+    zed = lead(globex, "Zed", "Globex", "+14155550166")
+    fake_slack.users["UCHARLIE"] = charlie.email
+    charlie_slack = SlackUser(client, fake_slack, team_id=GLOBEX_TEAM, user_id="UCHARLIE")
+
+    assert ack(charlie_slack.command("zed"))["text"] == (
+        "Calling Zed Globex (lead) at +14155550166 from +14155550200…"
+    )
+    worker.drain()
+    call = Call.objects.get()
+    assert (call.company, call.user, call.lead) == (globex, charlie, zed)

@@ -105,8 +105,11 @@ def prepare_database(env: dict[str, str]) -> int:
 class Poster:
     """Posts signed status callbacks, each for a new call, and times the answers."""
 
-    def __init__(self, port: int, session: aiohttp.ClientSession, label: str) -> None:
+    def __init__(
+        self, port: int, session: aiohttp.ClientSession, label: str, database: str
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}/twilio/voice/status"
+        self.cpu_groups = cpu_groups(port, database)
         self.session = session
         self.validator = RequestValidator(AUTH_TOKEN)
         self.label = label
@@ -210,6 +213,46 @@ def figures(poster: Poster, elapsed: float, browser: Browser | None, sids) -> di
     return row
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_groups(port: int, database: str) -> tuple[tuple[str, str], ...]:
+    """Each part of the run, and a string only its processes' command lines hold."""
+    return (
+        ("web", f"tcp:port={port}:"),
+        ("worker", "rundramatiq"),
+        ("worker", "dramatiq "),
+        ("relay", "hub_relay"),
+        ("postgres", f"postgres: postgres {database} "),
+        ("redis", "redis-server"),
+        ("client", "twilio_callbacks.py"),
+    )
+
+
+def cpu_seconds(groups) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each part of ``groups`` (see cpu_groups)."""
+    totals = dict.fromkeys((name for name, _ in groups), 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for name, marker in groups:
+            if marker in cmdline:
+                totals[name] += (int(stat[11]) + int(stat[12])) / _TICK
+                break
+    return totals
+
+
+def cpu_per_callback(before: dict[str, float], after: dict[str, float], count: int) -> dict:
+    """CPU milliseconds per callback, by part, between two cpu_seconds() readings."""
+    used = {k: (after[k] - before[k]) * 1000 / max(count, 1) for k in after}
+    return {k: round(v, 2) for k, v in used.items()} | {"total": round(sum(used.values()), 2)}
+
+
 def stored(env: dict[str, str], table: str) -> int:
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
@@ -241,11 +284,13 @@ async def run_rates(poster: Poster, args, browser: Browser | None) -> list[dict]
     await poster.steady(50, 1)  # warm up
     for rate in args.rates:
         first = poster.seq + 1
+        cpu_before = cpu_seconds(poster.cpu_groups)
         elapsed = await poster.steady(rate, args.seconds)
         sids = [s for s in poster.sent_at if int(s[-16:], 16) >= first]
         if browser is not None:
             await browser.wait_for(sids, 30)
-        rows.append(figures(poster, elapsed, browser, sids) | {"rate": rate})
+        cpu = cpu_per_callback(cpu_before, cpu_seconds(poster.cpu_groups), len(sids))
+        rows.append(figures(poster, elapsed, browser, sids) | {"rate": rate, "cpu_ms": cpu})
         print(f"  {poster.label} at {rate}/s: {rows[-1]}", flush=True)
     return rows
 
@@ -283,6 +328,7 @@ async def main() -> None:
     port, base_port = free_port(), free_port()
     env = env_for(args, port)
     owner = prepare_database(env)
+    database = env["DATABASE_URL"].rsplit("/", 1)[1]
     broker = redis.Redis.from_url(env["DRAMATIQ_BROKER_URL"])
     for key in broker.scan_iter("dramatiq:twilio*"):
         broker.delete(key)
@@ -297,7 +343,7 @@ async def main() -> None:
             lambda: _port_open(base_port),
         )
         try:
-            poster = Poster(base_port, session, "baseline")
+            poster = Poster(base_port, session, "baseline", database)
             rows += await run_rates(poster, args, None)
             rows.append(await run_burst(poster, args, env, "bench_baseline_callback"))
         finally:
@@ -323,7 +369,7 @@ async def main() -> None:
         browser = Browser()
         try:
             await browser.open(port, token_for(owner, env["SECRET_KEY"]))
-            poster = Poster(port, session, "hub")
+            poster = Poster(port, session, "hub", database)
             rows += await run_rates(poster, args, browser)
             rows.append(await run_burst(poster, args, env, "hub_twilio_callback"))
             deadline = time.monotonic() + 120

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: HTTP through Django (Twilio's inbox webhooks ahead of it), websockets through Channels."""
 
 import os
 import sys
@@ -20,10 +20,12 @@ from channels.security.websocket import AllowedHostsOriginValidator
 
 from hub.consumers.auth import HubAuthMiddlewareStack
 from hub.consumers.routing import websocket_urlpatterns
+from hub.integrations.twilio.asgi import TwilioWebhooks
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Twilio's inbox webhooks skip Django's request handling (hub/integrations/twilio/asgi.py).
+        "http": TwilioWebhooks(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             HubAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

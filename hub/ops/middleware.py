@@ -23,10 +23,14 @@ _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 log = structlog.get_logger("hub.request")
 
 
-def _request_id(request) -> str:
-    given = request.headers.get("X-Request-ID", "")
+def valid_request_id(given: str) -> str | None:
+    """``given`` if it is a sane request id (letters, digits, ``._-``, up to 64), else None."""
     # fullmatch: "$" would let a trailing newline through, into a response header and the logs.
-    return given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if _VALID_ID.fullmatch(given) else None
+
+
+def _request_id(request) -> str:
+    return valid_request_id(request.headers.get("X-Request-ID", "")) or uuid.uuid4().hex
 
 
 class RequestIdMiddleware:

@@ -18,7 +18,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import (
@@ -46,11 +46,11 @@ class Refused(Exception):
         self.status = status
 
 
-def _params(request: HttpRequest) -> dict[str, Any]:
-    return {k: v[0] if len(v) == 1 else v for k, v in request.POST.lists()}
+def _params(post: QueryDict) -> dict[str, Any]:
+    return {k: v[0] if len(v) == 1 else v for k, v in post.lists()}
 
 
-def _verify(request: HttpRequest) -> None:
+def _verify(*, full_path: str, post: QueryDict, signature: str, signature_settings: str | None):
     token = settings.TWILIO_AUTH_TOKEN
     if not token or not settings.TWILIO_ACCOUNT_SID or not settings.HUB_PUBLIC_URL:
         raise Refused(
@@ -58,14 +58,11 @@ def _verify(request: HttpRequest) -> None:
             "Twilio webhooks are off: "
             "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and HUB_PUBLIC_URL.",
         )
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    url = f"{settings.HUB_PUBLIC_URL}{request.get_full_path()}"
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    if not signature or not RequestValidator(token).validate(
-        url, request.POST, signature, algorithm
-    ):
+    url = f"{settings.HUB_PUBLIC_URL}{full_path}"
+    algorithm = get_signature_algorithm(signature_settings)
+    if not signature or not RequestValidator(token).validate(url, post, signature, algorithm):
         raise Refused(403, "Invalid Twilio signature.")
-    if request.POST.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
+    if post.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
         raise Refused(403, "This callback is for another Twilio account.")
 
 
@@ -97,42 +94,69 @@ def _enqueue(callback_id: int) -> None:
         logger.exception("twilio callback %s stored but not enqueued", callback_id)
 
 
-def _verified(
-    request: HttpRequest, kind: str
-) -> HttpResponse | tuple[dict[str, Any], str, int | None]:
-    """Verify the request; return its params, CallSid and SequenceNumber, or the refusal."""
+Verified = tuple[dict[str, Any], str, int | None]
+
+
+def verified(
+    kind: str,
+    *,
+    full_path: str,
+    post: QueryDict,
+    signature: str,
+    signature_settings: str | None = None,
+) -> HttpResponse | Verified:
+    """Verify a callback; return its params, CallSid and SequenceNumber, or the refusal.
+
+    ``full_path`` is the path and query string the request was made to (the signed URL is
+    ``HUB_PUBLIC_URL`` + it), ``post`` its form parameters, ``signature`` the
+    ``X-Twilio-Signature`` header. Shared by the Django views and the ASGI path (``asgi.py``).
+    """
     try:
-        _verify(request)
-        params = _params(request)
+        _verify(
+            full_path=full_path,
+            post=post,
+            signature=signature,
+            signature_settings=signature_settings,
+        )
+        params = _params(post)
         call_sid, sequence = _checked(kind, params)
     except Refused as refused:
-        CALLBACKS.labels(kind=kind, result=str(refused.status)).inc()
-        if refused.status != 403:
-            logger.warning("twilio %s webhook refused (%s): %s", kind, refused.status, refused)
-        return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+        return refused_response(kind, refused)
     return params, call_sid, sequence
 
 
-def _store(kind: str, verified: tuple[dict[str, Any], str, int | None]) -> None:
+def refused_response(kind: str, refused: Refused) -> HttpResponse:
+    CALLBACKS.labels(kind=kind, result=str(refused.status)).inc()
+    if refused.status != 403:
+        logger.warning("twilio %s webhook refused (%s): %s", kind, refused.status, refused)
+    return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+
+
+def _verified(request: HttpRequest, kind: str) -> HttpResponse | Verified:
+    return verified(
+        kind,
+        full_path=request.get_full_path(),
+        post=request.POST,
+        signature=request.headers.get(SIGNATURE_HEADER, ""),
+        signature_settings=request.headers.get(SIGNATURE_SETTINGS_HEADER),
+    )
+
+
+def store_and_answer(kind: str, verified: Verified) -> HttpResponse:
+    """Store a verified callback in the inbox, enqueue it and return the webhook's answer."""
     params, call_sid, sequence = verified
     row = callback_store(kind=kind, params=params, call_sid=call_sid, sequence_number=sequence)
     if row is not None:
         _enqueue(row.id)
+    return INBOX_WEBHOOKS[kind](params)
 
 
-async def _webhook(
-    request: HttpRequest, kind: str, answer: Callable[[dict[str, Any]], HttpResponse]
-) -> HttpResponse:
+async def _webhook(request: HttpRequest, kind: str) -> HttpResponse:
     """Verify the callback in the event loop; store it, enqueue it and answer in one thread hop."""
-    verified = _verified(request, kind)
-    if isinstance(verified, HttpResponse):
-        return verified
-
-    def store_and_answer() -> HttpResponse:
-        _store(kind, verified)
-        return answer(verified[0])
-
-    return await sync_to_async(store_and_answer)()
+    checked = _verified(request, kind)
+    if isinstance(checked, HttpResponse):
+        return checked
+    return await sync_to_async(store_and_answer)(kind, checked)
 
 
 def _xml(body: str) -> HttpResponse:
@@ -167,21 +191,31 @@ def _outbound(call_sid: str, params: dict[str, Any]) -> HttpResponse:
     return _xml(twiml.outbound(call))
 
 
-def _webhook_view(kind: str, answer: Callable[[dict[str, Any]], HttpResponse]):
+#: The answer of each inbox webhook, given the callback's params.
+INBOX_WEBHOOKS: dict[str, Callable[[dict[str, Any]], HttpResponse]] = {
+    CallbackKind.STATUS: _no_content,
+    CallbackKind.RECORDING: _no_content,
+    CallbackKind.INCOMING: _incoming,
+    CallbackKind.DIALED: _dialed,
+    CallbackKind.VOICEMAIL: _voicemail,
+}
+
+
+def _webhook_view(kind: str):
     """A Twilio callback webhook: verified, stored in the inbox, enqueued, answered."""
 
     async def view(request: HttpRequest) -> HttpResponse:
-        return await _webhook(request, kind, answer)
+        return await _webhook(request, kind)
 
     view.__name__ = view.__qualname__ = f"voice_{kind}"
     return sessionless(csrf_exempt(require_POST(view)))
 
 
-voice_status = _webhook_view(CallbackKind.STATUS, _no_content)
-voice_recording = _webhook_view(CallbackKind.RECORDING, _no_content)
-voice_incoming = _webhook_view(CallbackKind.INCOMING, _incoming)
-voice_dialed = _webhook_view(CallbackKind.DIALED, _dialed)
-voice_voicemail = _webhook_view(CallbackKind.VOICEMAIL, _voicemail)
+voice_status = _webhook_view(CallbackKind.STATUS)
+voice_recording = _webhook_view(CallbackKind.RECORDING)
+voice_incoming = _webhook_view(CallbackKind.INCOMING)
+voice_dialed = _webhook_view(CallbackKind.DIALED)
+voice_voicemail = _webhook_view(CallbackKind.VOICEMAIL)
 
 
 @sessionless

@@ -33,7 +33,7 @@ def _authorize(context: BoltContext, enterprise_id, team_id, user_id) -> Authori
         enterprise_id=enterprise_id,
         team_id=team_id,
         user_id=user_id,
-        bot_user_id=installation.bot_user_id or None if installation else None,
+        bot_user_id=(installation.bot_user_id or None) if installation else None,
     )
 
 

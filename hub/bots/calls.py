@@ -129,7 +129,7 @@ def pick_answer(*, caller: Caller, value: str) -> Answer:
         return Answer(str(exc))
     target = (
         call_target_get(company=caller.installation.company, kind=kind, target_id=int(raw_id))
-        if raw_id.isdigit()
+        if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18
         else None
     )
     if target is None:
@@ -192,7 +192,7 @@ def _choices(query: str, targets: list[CallTarget]) -> Answer:
         }
         for target in targets
     ]
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "block_id": "call_choices", "elements": buttons},
     ]

@@ -33,6 +33,7 @@ class FakeSlack:
         self.tokens: dict[str, tuple[str, str, str]] = {}
         self.users: dict[str, str | None] = {}
         self.expired: set[str] = set()
+        self.delays: dict[str, float] = {}  # path -> seconds before answering
         self.requests: list[Seen] = []
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -116,6 +117,8 @@ class FakeSlack:
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = urlsplit(handler.path).path
         body = self._read(handler, method)
+        if path in self.delays:
+            time.sleep(self.delays[path])  # a slow Slack, as the hub sees it
         auth = handler.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
         status, answer = self._answer(path, method, token, body)

@@ -211,3 +211,17 @@ def test_a_call_the_workers_reach_too_late_is_not_placed_and_the_person_is_told(
     assert reply["text"].startswith("The call to +14155550123 was not placed")
     assert not Call.objects.exists()
     assert fake_twilio.requests == []
+
+
+def test_a_slow_slack_lookup_is_given_up_before_slacks_3_s_deadline(
+    alice_slack, alice_number, worker, fake_slack
+):
+    fake_slack.delays["/api/users.info"] = 3.0
+    started = time.monotonic()
+
+    text = ack_text(alice_slack.command("+14155550123"))
+
+    assert time.monotonic() - started < 3.0
+    assert text.startswith("The hub could not look you up in Slack: Slack could not be reached")
+    assert worker.queued() == 0
+    assert not SlackUserLink.objects.exists()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from hub.domain.authentication.models import Company, Customer
 from hub.domain.crm.models import Deal, Lead
@@ -36,11 +36,11 @@ def _words_match(query: str, fields: tuple[str, ...]) -> Q:
     )
 
 
-def _leads(company: Company) -> list:
+def _leads(company: Company) -> QuerySet[Lead]:
     return Lead.objects.filter(company=company).order_by("first_name", "last_name", "id")
 
 
-def _customers(company: Company):
+def _customers(company: Company) -> QuerySet[Customer]:
     return (
         Customer.objects.filter(companies__company=company)
         .select_related("user")
@@ -49,7 +49,7 @@ def _customers(company: Company):
     )
 
 
-def _deals(company: Company):
+def _deals(company: Company) -> QuerySet[Deal]:
     return Deal.objects.filter(company=company).order_by("title", "id")
 
 

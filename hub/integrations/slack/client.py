@@ -29,14 +29,17 @@ class SlackError(Exception):
         self.code = code
 
 
-def _timeout() -> int:
+def _timeout(at_most: float | None = None) -> int:
+    seconds = settings.SLACK_HTTP_TIMEOUT_SECONDS
+    if at_most is not None:
+        seconds = min(seconds, at_most)
     # slack_sdk takes whole seconds.
-    return max(1, round(settings.SLACK_HTTP_TIMEOUT_SECONDS))
+    return max(1, round(seconds))
 
 
-def web_client(token: str) -> WebClient:
+def web_client(token: str, *, timeout: float | None = None) -> WebClient:
     """Return a WebClient for a workspace's bot token, at ``SLACK_API_URL``."""
-    return WebClient(token=token, base_url=settings.SLACK_API_URL, timeout=_timeout())
+    return WebClient(token=token, base_url=settings.SLACK_API_URL, timeout=_timeout(timeout))
 
 
 def _call(method: str, fn, **kwargs: Any) -> dict[str, Any]:
@@ -50,9 +53,9 @@ def _call(method: str, fn, **kwargs: Any) -> dict[str, Any]:
     return dict(response.data) if isinstance(response.data, dict) else {}
 
 
-def user_email(*, token: str, slack_user_id: str) -> str | None:
+def user_email(*, token: str, slack_user_id: str, timeout: float | None = None) -> str | None:
     """Return the e-mail of a Slack user (needs ``users:read.email``), or None if Slack has none."""
-    data = _call("users.info", web_client(token).users_info, user=slack_user_id)
+    data = _call("users.info", web_client(token, timeout=timeout).users_info, user=slack_user_id)
     profile = (data.get("user") or {}).get("profile") or {}
     email = profile.get("email")
     return email.strip() if isinstance(email, str) and email.strip() else None

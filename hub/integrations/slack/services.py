@@ -13,6 +13,8 @@ from hub.integrations.slack.client import SlackError, user_email
 from hub.integrations.slack.models import SlackInstallation, SlackUserLink
 
 _TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
+#: users.info runs before a command is answered, and Slack waits 3 s for the answer.
+LOOKUP_TIMEOUT_SECONDS = 2.0
 
 
 class SlackLinkError(Exception):
@@ -99,7 +101,11 @@ def slack_user_resolve(*, installation: SlackInstallation, slack_user_id: str) -
         if user is not None:
             return user
     try:
-        email = user_email(token=slack_bot_token(installation), slack_user_id=slack_user_id)
+        email = user_email(
+            token=slack_bot_token(installation),
+            slack_user_id=slack_user_id,
+            timeout=LOOKUP_TIMEOUT_SECONDS,
+        )
     except SlackError as exc:
         raise SlackLinkError(f"The hub could not look you up in Slack: {exc}.") from exc
     if email is None:

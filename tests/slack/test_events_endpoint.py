@@ -113,3 +113,46 @@ def test_a_signed_request_works_without_a_csrf_token_or_session(alice_slack, ali
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
     assert worker.queued() == 1
+
+
+def test_served_through_the_asgi_handler_as_daphne_serves_it(
+    alice_slack, alice_number, worker, fake_slack
+):
+    from urllib.parse import urlencode
+
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    body = urlencode(
+        {
+            "team_id": alice_slack.team_id,
+            "user_id": alice_slack.user_id,
+            "channel_id": "C0SALES01",
+            "command": "/call",
+            "text": "+14155550123",
+            "response_url": fake_slack.response_url("asgi"),
+        }
+    )
+    timestamp = str(int(time.time()))
+    headers = {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature(body, timestamp),
+        "X-Request-ID": "slack-req-1",
+    }
+    post = AsyncClient().post
+    response = async_to_sync(post)(
+        "/slack/events", body, content_type="application/x-www-form-urlencoded", headers=headers
+    )
+
+    assert response.status_code == 200
+    assert response.json()["text"] == "Calling +14155550123 from +14155550100…"
+    assert response["X-Request-ID"] == "slack-req-1"
+    assert "Set-Cookie" not in response
+    assert worker.queued() == 1
+
+    forged = headers | {"X-Slack-Signature": "v0=" + "1" * 64}
+    response = async_to_sync(post)(
+        "/slack/events", body, content_type="application/x-www-form-urlencoded", headers=forged
+    )
+    assert response.status_code == 401
+    assert worker.queued() == 1

@@ -223,7 +223,7 @@ def cpu_groups(port: int, database: str) -> tuple[tuple[str, str], ...]:
         ("worker", "rundramatiq"),
         ("worker", "dramatiq "),
         ("relay", "hub_relay"),
-        ("postgres", f"postgres: postgres {database} "),
+        ("postgres", f": postgres {database} "),
         ("redis", "redis-server"),
         ("client", "twilio_callbacks.py"),
     )

@@ -1,13 +1,17 @@
-"""Console page for the Twilio webhook inbox (read-only, superusers): what came in, what it did."""
+"""Console page for the Twilio webhook inbox (superusers): what came in, what it did.
+
+Read-only, but for one action: process again the rows that were never applied.
+"""
 
 from __future__ import annotations
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from hub.console.admin_base import SuperuserOnlyAdmin
+from hub.integrations.twilio.inbox import callback_requeue
 from hub.integrations.twilio.models import TwilioCallback
 
 
@@ -55,6 +59,23 @@ class TwilioCallbackAdmin(SuperuserOnlyAdmin):
         "params_json",
     )
     readonly_fields = fields
+    actions = ("process_again",)
+
+    @admin.action(description="Process again (rows not yet applied or given up)")
+    def process_again(self, request, queryset) -> None:
+        from hub.integrations.twilio.actors import twilio_callback_process
+
+        queued, left = callback_requeue(
+            list(queryset.values_list("pk", flat=True)), enqueue=twilio_callback_process.send
+        )
+        if queued:
+            self.message_user(request, f"{queued} callback(s) queued to be processed again.")
+        if left:
+            self.message_user(
+                request,
+                f"{left} callback(s) were applied already and were left alone.",
+                messages.WARNING,
+            )
 
     @admin.display(description="params")
     def params_json(self, callback: TwilioCallback) -> str:

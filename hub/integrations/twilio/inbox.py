@@ -138,7 +138,7 @@ def _failed(callback_id: int, exc: Exception) -> int:
 
 
 def _give_up(callback_id: int, reason: str) -> str:
-    outcome = f"skipped after {MAX_ATTEMPTS} attempts: {reason}"[:255]
+    outcome = f"{GAVE_UP}{MAX_ATTEMPTS} attempts: {reason}"[:255]
     TwilioCallback.objects.filter(pk=callback_id, processed_at__isnull=True).update(
         processed_at=timezone.now(), outcome=outcome
     )
@@ -164,6 +164,31 @@ def inbox_sweep(
     if ids:
         logger.info("twilio inbox sweep re-enqueued %d callbacks", len(ids))
     return len(ids)
+
+
+GAVE_UP = "skipped after "
+
+
+def callback_requeue(ids: list[int], *, enqueue: Callable[[int], Any]) -> tuple[int, int]:
+    """Give rows that were never applied another round of attempts, and enqueue them.
+
+    For a person in the console, once the cause is mended: a row still waiting (whatever its
+    attempts) or given up after ``MAX_ATTEMPTS`` gets its attempts reset and is processed again.
+    A row that was applied is left alone (processing it again would change nothing). Returns
+    (queued, left alone).
+    """
+    with transaction.atomic():
+        rows = TwilioCallback.objects.select_for_update().filter(pk__in=ids)
+        again = [
+            row.pk for row in rows if row.processed_at is None or row.outcome.startswith(GAVE_UP)
+        ]
+        TwilioCallback.objects.filter(pk__in=again).update(
+            processed_at=None, attempts=0, outcome=""
+        )
+        transaction.on_commit(lambda: [enqueue(pk) for pk in again])
+    if again:
+        logger.info("twilio inbox: %d callbacks queued again by hand", len(again))
+    return len(again), len(ids) - len(again)
 
 
 # --- parsing Twilio's parameters --------------------------------------------------------------

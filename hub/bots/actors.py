@@ -37,12 +37,21 @@ def slack_call_place(
     target_id: int | None = None,
     requested_at: float = 0.0,
 ) -> None:
-    installation = SlackInstallation.objects.select_related("company").get(pk=installation_id)
+    installation = (
+        SlackInstallation.objects.select_related("company").filter(pk=installation_id).first()
+    )
     waited = int(time.time() - requested_at)
     if waited > MAX_WAIT_SECONDS:
         text = messages.too_late(to_number=to_number, seconds=waited)
     else:
-        text = _place(installation, user_id, to_number, target_kind, target_id)
+        try:
+            if installation is None:
+                raise SlackInstallation.DoesNotExist(f"installation {installation_id} is gone")
+            text = _place(installation, user_id, to_number, target_kind, target_id)
+        except Exception:
+            # Not retried (see above), so the person must hear of it rather than wait.
+            logger.exception("slack /call to %s failed", to_number)
+            text = messages.failed(to_number=to_number)
     _report(installation, slack_user_id, channel_id, response_url, text)
 
 
@@ -74,7 +83,7 @@ def _place(
 
 
 def _report(
-    installation: SlackInstallation,
+    installation: SlackInstallation | None,
     slack_user_id: str,
     channel_id: str,
     response_url: str,
@@ -86,6 +95,8 @@ def _report(
         return
     except SlackError as exc:
         logger.warning("slack /call: response_url failed (%s); trying chat.postEphemeral", exc)
+        if installation is None:
+            return
     try:
         token = slack_bot_token(installation)
         ephemeral_post(token=token, channel=channel_id, user=slack_user_id, text=text)

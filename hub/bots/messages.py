@@ -65,3 +65,10 @@ def too_late(*, to_number: str, seconds: int) -> str:
         f"The call to {to_number} was not placed: the hub's workers reached it only after "
         f"{seconds} s. Run /call again if you still want it."
     )
+
+
+def failed(*, to_number: str) -> str:
+    return (
+        f"The hub ran into an error placing the call to {to_number}; it may not have been "
+        "placed. Check the call board before trying again."
+    )

@@ -225,3 +225,28 @@ def test_a_slow_slack_lookup_is_given_up_before_slacks_3_s_deadline(
     assert text.startswith("The hub could not look you up in Slack: Slack could not be reached")
     assert worker.queued() == 0
     assert not SlackUserLink.objects.exists()
+
+
+def test_a_person_who_left_before_the_worker_ran_is_told_rather_than_left_waiting(
+    client, fake_slack, acme, acme_install, bob, worker, fake_twilio, twilio_settings
+):
+    from hub.domain.calls.services import phone_number_add
+
+    phone_number_add(
+        company=acme,
+        user=bob,
+        phone_number="+14155550300",
+        twilio_phone_sid="PN" + "f" * 32,
+        is_default=True,
+    )
+    fake_slack.users["UBOB0001"] = bob.email
+    bob_slack = SlackUser(client, fake_slack, team_id=ACME_TEAM, user_id="UBOB0001")
+    ack_text(bob_slack.command("+14155550123"))
+    bob.delete()  # between the answer and the worker
+
+    worker.drain()
+
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(bob_slack.last_key))
+    assert reply["text"].startswith("The hub ran into an error placing the call to +14155550123")
+    assert not Call.objects.exists()
+    assert fake_twilio.requests == []

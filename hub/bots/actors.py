@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 import dramatiq
 
@@ -13,7 +14,12 @@ from hub.domain.calls.outbound import CallPlacementError, call_place
 from hub.domain.crm.models import Deal, Lead
 from hub.integrations.slack.client import SlackError, ephemeral_post, response_post
 from hub.integrations.slack.models import SlackInstallation
-from hub.integrations.slack.services import SlackLinkError, slack_bot_token
+from hub.integrations.slack.services import (
+    SlackLinkError,
+    slack_bot_token,
+    slack_call_request_claim,
+    slack_call_request_done,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +29,8 @@ MAX_WAIT_SECONDS = 120
 _TARGETS = {"lead": Lead, "customer": Customer, "deal": Deal}
 
 
-# Never retried: a retry after Twilio took the call would ring the number twice.
+# Never retried: a retry after Twilio took the call would ring the number twice. A job the
+# broker delivers again (its worker died) finds its request_id claimed and places nothing.
 @dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=60_000)
 def slack_call_place(
     *,
@@ -36,6 +43,7 @@ def slack_call_place(
     target_kind: str | None = None,
     target_id: int | None = None,
     requested_at: float = 0.0,
+    request_id: str | None = None,
 ) -> None:
     installation = (
         SlackInstallation.objects.select_related("company").filter(pk=installation_id).first()
@@ -47,7 +55,14 @@ def slack_call_place(
         try:
             if installation is None:
                 raise SlackInstallation.DoesNotExist(f"installation {installation_id} is gone")
-            text = _place(installation, user_id, to_number, target_kind, target_id)
+            text = _place(
+                installation,
+                user_id,
+                to_number,
+                target_kind,
+                target_id,
+                request_id or uuid.uuid4().hex,
+            )
         except Exception:
             # Not retried (see above), so the person must hear of it rather than wait.
             logger.exception("slack /call to %s failed", to_number)
@@ -61,6 +76,7 @@ def _place(
     to_number: str,
     target_kind: str | None,
     target_id: int | None,
+    request_id: str,
 ) -> str:
     company = installation.company
     user = User.objects.get(pk=user_id)
@@ -70,16 +86,25 @@ def _place(
         scope = {"companies__company": company} if model is Customer else {"company": company}
         # Only a row of the installation's company is ever attached to the call.
         links[target_kind] = model._default_manager.filter(pk=target_id, **scope).first()
+    request, claimed = slack_call_request_claim(
+        request_id=request_id, installation=installation, user=user, to_number=to_number
+    )
+    if not claimed:
+        return messages.already(to_number=to_number, call_id=request.call_id)
     try:
         call = call_place(user=user, company=company, to_number=to_number, **links)  # type: ignore[arg-type]
     except CallPlacementError as exc:
+        failed = exc.call.pk if exc.call is not None else None
+        slack_call_request_done(request=request, call_id=failed, outcome=str(exc))
         return str(exc)
-    return messages.placed(
+    text = messages.placed(
         call_id=call.pk,
         to_number=call.to_number,
         from_number=call.from_number,
         user_phone=user.phone,
     )
+    slack_call_request_done(request=request, call_id=call.pk, outcome=text)
+    return text
 
 
 def _report(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,7 @@ def _start(
             target_kind=target.kind if target else None,
             target_id=target.id if target else None,
             requested_at=time.time(),
+            request_id=uuid.uuid4().hex,
         )
     except Exception:
         logger.exception("slack /call: could not enqueue the call")

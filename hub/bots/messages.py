@@ -72,3 +72,12 @@ def failed(*, to_number: str) -> str:
         f"The hub ran into an error placing the call to {to_number}; it may not have been "
         "placed. Check the call board before trying again."
     )
+
+
+def already(*, to_number: str, call_id: int | None) -> str:
+    if call_id is not None:
+        return f"Your call to {to_number} was placed already (call #{call_id}); it is not placed twice."
+    return (
+        f"The hub was interrupted while placing your call to {to_number}, so it may have been "
+        "placed; it is not placed twice. Check the call board before running /call again."
+    )

@@ -31,7 +31,7 @@ from hub.domain.emails.models import (
     EmailTracking,
 )
 from hub.domain.issues.models import Issue
-from hub.integrations.slack.models import SlackUserLink
+from hub.integrations.slack.models import SlackCallRequest, SlackUserLink
 from hub.integrations.slack.services import slack_installation_register
 from tests import factories
 
@@ -187,6 +187,13 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
         "slack_installation": slack,
         "slack_user_link": SlackUserLink.objects.create(
             installation=slack, slack_user_id=f"U{label.upper()}01", user=owner, email=owner.email
+        ),
+        "slack_call_request": SlackCallRequest.objects.create(
+            request_id=f"{label.lower()}-request-1",
+            installation=slack,
+            user=owner,
+            to_number="+14155550123",
+            outcome=f"{label} call placed",
         ),
         "notification": factories.NotificationFactory(user=owner, title=f"{label} notification"),
         "issue": Issue.objects.create(

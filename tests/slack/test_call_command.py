@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from dramatiq import Message
 
 from hub.domain.calls.models import Call, CallStatus
 from hub.integrations.slack.models import SlackUserLink
@@ -250,3 +251,50 @@ def test_a_person_who_left_before_the_worker_ran_is_told_rather_than_left_waitin
     assert reply["text"].startswith("The hub ran into an error placing the call to +14155550123")
     assert not Call.objects.exists()
     assert fake_twilio.requests == []
+
+
+def test_a_job_delivered_again_rings_no_one_twice(
+    alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    ack_text(alice_slack.command("+14155550123"))
+    [job] = list(worker.broker.queues["slack"].queue)  # as the broker holds it
+    worker.drain()
+    call = Call.objects.get()
+
+    # The worker died before acknowledging the job: the broker gives the very same job again.
+    worker.broker.queues["slack"].put(job)
+    worker.drain()
+
+    assert Call.objects.count() == 1 and len(fake_twilio.requests) == 1
+    first, again = fake_slack.wait_for(
+        lambda: (
+            len(fake_slack.responses(alice_slack.last_key)) == 2
+            and fake_slack.responses(alice_slack.last_key)
+        )
+    )
+    assert first["text"].startswith(f"Call #{call.id} placed")
+    assert again["text"] == (
+        f"Your call to +14155550123 was placed already (call #{call.id}); it is not placed twice."
+    )
+
+
+def test_a_job_whose_worker_died_mid_placement_is_not_placed_again(
+    alice_slack, alice, acme_install, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    from hub.integrations.slack.services import slack_call_request_claim
+
+    ack_text(alice_slack.command("+14155550123"))
+    [job] = list(worker.broker.queues["slack"].queue)
+    request_id = Message.decode(job).kwargs["request_id"]
+    # A first delivery claimed the request, then its worker died before Twilio answered.
+    slack_call_request_claim(
+        request_id=request_id, installation=acme_install, user=alice, to_number="+14155550123"
+    )
+
+    worker.drain()
+
+    assert not Call.objects.exists() and fake_twilio.requests == []
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["text"].startswith(
+        "The hub was interrupted while placing your call to +14155550123, so it may have been placed"
+    )

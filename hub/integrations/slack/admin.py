@@ -1,4 +1,4 @@
-"""Console pages for Slack installations and user links.
+"""Console pages for Slack installations, user links and the ``/call`` requests workers took up.
 
 An installation's bot token is write-only: the form replaces it when a new one is typed in and
 never shows the stored one (nor what it decrypts to).
@@ -11,9 +11,9 @@ from django.contrib import admin
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from hub.console.admin_base import ScopedModelAdmin, adopt
+from hub.console.admin_base import ReadOnlyAdminMixin, ScopedModelAdmin, adopt
 from hub.domain.emails.crypto import credential_encrypt
-from hub.integrations.slack.models import SlackInstallation, SlackUserLink
+from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, SlackUserLink
 from hub.integrations.slack.services import slack_installation_register
 
 
@@ -123,4 +123,18 @@ class SlackUserLinkAdmin(ScopedModelAdmin):
     search_fields = ("slack_user_id", "email", "user__email")
     list_select_related = ("installation", "user")
     autocomplete_fields = ("user",)
+    current_user_fields = ()
+
+
+@admin.register(SlackCallRequest)
+class SlackCallRequestAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
+    """Each /call a worker took up, its call and what the person was told (written by workers)."""
+
+    company_path = "installation__company"
+    list_display = ("claimed_at", "to_number", "user", "call", "installation", "outcome")
+    list_filter = ("installation",)
+    search_fields = ("to_number", "user__email", "request_id")
+    list_select_related = ("installation", "user", "call")
+    date_hierarchy = "claimed_at"
+    ordering = ("-claimed_at",)
     current_user_fields = ()

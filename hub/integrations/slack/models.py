@@ -4,6 +4,8 @@
 the bot token as a Fernet token (``EMAIL_ENCRYPTION_KEY``, like mailbox credentials).
 ``hub_slack_user_link``: a Slack user of an installed workspace and the hub user they are,
 found once by e-mail through ``users.info`` and kept.
+``hub_slack_call_request``: one row per ``/call`` a worker took up, so a job the broker delivers
+again (its worker died mid-job) never rings a number twice.
 """
 
 from __future__ import annotations
@@ -58,3 +60,26 @@ class SlackUserLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slack_user_id} → {self.user}"
+
+
+class SlackCallRequest(models.Model):
+    """A ``/call`` a worker took up: claimed before Twilio is asked, then its call."""
+
+    request_id = models.CharField(max_length=64, unique=True)
+    installation = models.ForeignKey(
+        SlackInstallation, on_delete=models.CASCADE, related_name="call_requests"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    to_number = models.CharField(max_length=32)
+    call = models.ForeignKey(
+        "calls.Call", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.TextField(blank=True, default="")
+    claimed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hub_slack_call_request"
+        verbose_name = "Slack call request"
+
+    def __str__(self) -> str:
+        return f"/call {self.to_number} ({self.request_id})"

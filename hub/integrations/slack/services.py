@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from hub.domain.authentication.models import Company, User
 from hub.domain.emails.crypto import CredentialError, credential_decrypt, credential_encrypt
 from hub.integrations.slack.client import SlackError, user_email
-from hub.integrations.slack.models import SlackInstallation, SlackUserLink
+from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, SlackUserLink
 
 _TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
 #: users.info runs before a command is answered, and Slack waits 3 s for the answer.
@@ -135,3 +135,28 @@ def _link_store(
             )
     except IntegrityError:
         pass  # a concurrent request stored the same link first
+
+
+def slack_call_request_claim(
+    *, request_id: str, installation: SlackInstallation, user: User, to_number: str
+) -> tuple[SlackCallRequest, bool]:
+    """Claim a ``/call`` for this worker (committed at once); False if it was claimed before.
+
+    A job is claimed before Twilio is asked: a second delivery of the same job (the broker
+    gives an unacknowledged job again when its worker died) finds the claim and places nothing.
+    """
+    with transaction.atomic():
+        request, created = SlackCallRequest.objects.get_or_create(
+            request_id=request_id,
+            defaults={"installation": installation, "user": user, "to_number": to_number},
+        )
+    return request, created
+
+
+def slack_call_request_done(
+    *, request: SlackCallRequest, call_id: int | None, outcome: str
+) -> None:
+    """Record what came of a claimed ``/call``: its call (when one was made) and the answer."""
+    request.call_id = call_id
+    request.outcome = outcome
+    request.save(update_fields=["call", "outcome"])

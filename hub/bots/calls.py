@@ -14,13 +14,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import phonenumbers
 from django.core.exceptions import ValidationError
 from slack_bolt import Ack, App, BoltContext
 
 from hub.bots import messages
 from hub.domain.calls.models import PhoneNumber
-from hub.domain.calls.outbound import CallPlacementError, phone_number_default
+from hub.domain.calls.outbound import (
+    CallPlacementError,
+    phone_number_default,
+    phone_number_region,
+)
 from hub.domain.calls.services import phone_normalize
 from hub.domain.crm.selectors import CallTarget, call_target_get, call_target_search
 from hub.integrations.slack.client import SlackError, response_post
@@ -80,16 +83,6 @@ def register(app: App, *, installation_key: str) -> None:
     app.action(_PICK)(call_pick)
 
 
-def _region(number: PhoneNumber) -> str:
-    """The region a number without a country code is read in: the caller's own number's."""
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(number.phone_number))
-    except phonenumbers.NumberParseException:
-        region = None
-    code = (number.country_code or "").upper()
-    return region or (code if len(code) == 2 and code.isalpha() else "US")
-
-
 def call_answer(*, caller: Caller, text: str) -> Answer:
     """Answer ``/call <text>``: start the call, offer choices, or say why not."""
     text = text.strip()
@@ -104,7 +97,7 @@ def call_answer(*, caller: Caller, text: str) -> Answer:
         return Answer(str(exc))
     if _NUMBERISH.fullmatch(text) and sum(c.isdigit() for c in text) >= 3:
         try:
-            to_number = phone_normalize(text, region=_region(number))
+            to_number = phone_normalize(text, region=phone_number_region(number))
         except ValidationError:
             return Answer(messages.not_a_number(text))
         return _start(caller=caller, user_id=user.pk, number=number, to_number=to_number)
@@ -144,7 +137,7 @@ def _start_target(
     if not target.phone:
         return Answer(messages.no_phone(target))
     try:
-        to_number = phone_normalize(target.phone, region=_region(number))
+        to_number = phone_normalize(target.phone, region=phone_number_region(number))
     except ValidationError:
         return Answer(messages.bad_phone(target))
     return _start(caller=caller, user_id=user_id, number=number, to_number=to_number, target=target)

@@ -13,6 +13,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -63,9 +64,14 @@ def phone_number_default(*, user: User, company: Company) -> PhoneNumber:
     return number
 
 
-def _region(number: PhoneNumber) -> str:
+def phone_number_region(number: PhoneNumber) -> str:
+    """The region a number dialled without a country code is read in: the caller's number's."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number.phone_number))
+    except phonenumbers.NumberParseException:
+        region = None
     code = (number.country_code or "").upper()
-    return code if len(code) == 2 and code.isalpha() else "US"
+    return region or (code if len(code) == 2 and code.isalpha() else "US")
 
 
 def _public_url(path: str) -> str:
@@ -174,7 +180,7 @@ def call_place(
         )
     number = phone_number_default(user=user, company=company)
     try:
-        to = phone_normalize(to_number, region=_region(number))
+        to = phone_normalize(to_number, region=phone_number_region(number))
     except ValidationError:
         raise CallPlacementError(
             f"{to_number!r} is not a phone number that can be called."

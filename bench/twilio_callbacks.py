@@ -314,6 +314,12 @@ async def main() -> None:
     parser.add_argument("--burst-seconds", type=float, default=10.0)
     parser.add_argument("--worker-threads", type=int, default=8)
     parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the worker at this niceness (the Procfile's worker line decides in production)",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get(
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_twilio"
@@ -350,8 +356,10 @@ async def main() -> None:
             stop([baseline])
 
         relay = start([PY, "manage.py", "hub_relay", "--poll-interval", "1"], env, lambda: True)
+        nice = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
         worker = start(
             [
+                *nice,
                 PY,
                 "manage.py",
                 "rundramatiq",

@@ -31,11 +31,13 @@ def _customer(company, phone: str):
 
 
 def test_any_stored_format_matches_and_the_newest_of_each_kind_wins(acme, alice):
-    _aged(factories.LeadFactory(company=acme, phone="415-555-0100"), 9)
+    # The newest rows are created first: newest means created_at, not the highest id.
     newest_lead = _aged(factories.LeadFactory(company=acme, phone="(415) 555-0100"), 1)
-    _aged(factories.DealFactory(company=acme, contact_phone="+1 415 555 0100"), 1)
+    _aged(factories.LeadFactory(company=acme, phone="415-555-0100"), 9)
     newest_deal = _aged(factories.DealFactory(company=acme, contact_phone="4155550100"), 0)
-    customer = _customer(acme, "+1 (415) 555-0100")
+    _aged(factories.DealFactory(company=acme, contact_phone="+1 415 555 0100"), 1)
+    _customer(acme, "+1 (415) 555-0100")
+    customer = _customer(acme, "415.555.0100")  # customers have no created_at: the newest id
 
     with CaptureQueriesContext(connection) as queries:
         contact = contact_find(company_id=acme.id, number=CALLER)
@@ -96,9 +98,13 @@ def test_a_withheld_or_malformed_number_matches_nothing(acme, alice, number):
     assert (contact.lead, contact.deal, contact.customer) == (None, None, None)
 
 
-def test_a_number_whose_owner_left_the_company_still_records_the_call(acme, alice, bob):
+@pytest.mark.parametrize("left", ["membership deleted", "membership deactivated"])
+def test_a_number_whose_owner_left_the_company_still_records_the_call(acme, alice, bob, left):
     number = factories.PhoneNumberFactory(company=acme, user=bob, phone_number="+14155559000")
-    bob.memberships.all().delete()
+    if left == "membership deleted":
+        bob.memberships.all().delete()
+    else:
+        bob.memberships.update(is_active=False)
 
     call, created = call_ensure(
         call_sid="CA" + "7" * 32,

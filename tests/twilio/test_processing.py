@@ -118,6 +118,33 @@ def test_missed_inbound_call_notifies_the_number_owner_once(client, brokers, lin
     assert not Notification.objects.filter(user=charlie).exists()
 
 
+def test_a_former_member_hears_nothing_of_the_numbers_calls(client, brokers, line, bob):
+    number, _, _ = line
+    bob.memberships.update(is_active=False)
+    missed = call_sid()
+    post(client, STATUS, status_params(missed, "no-answer", 0))
+    voicemail = call_sid()
+    post(
+        client,
+        "/twilio/voice/voicemail",
+        {
+            "AccountSid": ACCOUNT_SID,
+            "CallSid": voicemail,
+            "From": "+14155550100",
+            "To": number.phone_number,
+            "RecordingUrl": "https://api.twilio.com/rec/RE9",
+            "RecordingSid": "RE" + "9" * 32,
+            "RecordingDuration": "14",
+            "TranscriptionText": "Please call me back about the contract",
+        },
+    )
+    _run(brokers)
+    calls = Call.objects.filter(twilio_call_sid__in=[missed, voicemail])
+    assert sorted(calls.values_list("user_id", flat=True), key=str) == [None, None]
+    assert VoicemailMessage.objects.get().phone_number_id == number.id  # kept for the company
+    assert not Notification.objects.exists()
+
+
 def test_voicemail_notifies_the_owner_and_reaches_the_event_log(client, brokers, line, bob):
     number, _, _ = line
     sid = call_sid()

@@ -181,6 +181,20 @@ def test_an_owner_without_a_phone_gets_voicemail_straight_away(client, acme, ali
     assert "<Dial" not in body and "<Record " in body
 
 
+@pytest.mark.parametrize("left", ["membership deleted", "membership deactivated"])
+def test_a_former_members_phone_is_not_rung(client, acme, alice, bob, left):
+    bob.phone = "(415) 555-7777"
+    bob.save(update_fields=["phone"])
+    number = factories.PhoneNumberFactory(company=acme, user=bob)
+    if left == "membership deleted":
+        bob.memberships.all().delete()
+    else:
+        bob.memberships.update(is_active=False)
+    body = post(client, "/twilio/voice/incoming", _incoming(call_sid(), number.phone_number))
+    body = body.content.decode()
+    assert "<Dial" not in body and "+14155557777" not in body and "<Record " in body
+
+
 def test_an_unknown_number_gets_a_polite_hangup(client, acme):
     response = post(client, "/twilio/voice/incoming", _incoming(call_sid(), "+14155550000"))
     body = response.content.decode()

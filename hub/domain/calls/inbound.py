@@ -82,14 +82,14 @@ def company_number_find(number: str | None) -> PhoneNumber | None:
 
     None when no company holds the number actively, and also when more than one company does
     (rows older than the rule against it): the call is then left unmatched rather than given
-    to one of them at random. ``owner_is_member`` says whether the number's owner is still a
-    member of its company.
+    to one of them at random. ``owner_is_member`` says whether the number's owner is still an
+    active member of its company (a former member's phone is not rung, nor told of calls).
     """
     e164 = e164_or_none(number)
     if e164 is None:
         return None
     membership = CompanyUser.objects.filter(
-        company_id=OuterRef("company_id"), user_id=OuterRef("user_id")
+        company_id=OuterRef("company_id"), user_id=OuterRef("user_id"), is_active=True
     )
     matches = list(
         PhoneNumber.objects.select_related("company", "user")
@@ -183,8 +183,10 @@ def _deferred(model, pk: int | None, **known: Any):
     """The row ``pk`` of ``model`` with only its id (and ``known`` columns) loaded, or None."""
     if pk is None:
         return None
-    names = ["id", *known]
-    return model.from_db(connection.alias, names, [pk, *known.values()])
+    given = {"id": pk, **known}
+    # from_db takes the loaded columns in the model's field order.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in given]
+    return model.from_db(connection.alias, names, [given[name] for name in names])
 
 
 def call_ensure(
@@ -335,10 +337,13 @@ def _notify_once(*, user: User, call_sid: str, title: str, message: str) -> bool
 
 
 def _number_owner(call: Call) -> User | None:
-    """The owner of the company number the call used; else the call's user."""
-    if call.phone_number_id is not None:
-        return call.phone_number.user
-    return call.user
+    """The owner of the company number the call used, else the call's user, while they are an
+    active member of the call's company (a former member hears nothing of its calls)."""
+    owner = call.phone_number.user if call.phone_number_id is not None else call.user
+    if owner is None:
+        return None
+    active = CompanyUser.objects.filter(company_id=call.company_id, user=owner, is_active=True)
+    return owner if active.exists() else None
 
 
 def call_missed_notify(*, call: Call, outcome: str) -> bool:

@@ -33,13 +33,15 @@ def _voicemail(response: VoiceResponse) -> VoiceResponse:
 
 
 def incoming(number: PhoneNumber | None) -> str:
-    """Ring the number's owner; voicemail when they do not answer or have no phone."""
+    """Ring the number's owner; voicemail when they do not answer, have no phone or left."""
     response = VoiceResponse()
     if number is None:
         response.say("Sorry, this number is not in service. Goodbye.")
         response.hangup()
         return str(response)
-    owner_phone = e164_or_none(number.user.phone)
+    # A number whose owner left the company (see company_number_find) goes to voicemail.
+    owner = number.user if getattr(number, "owner_is_member", True) else None
+    owner_phone = e164_or_none(owner.phone) if owner is not None else None
     if owner_phone is None:
         return str(_voicemail(response))
     dial = response.dial(

@@ -11,8 +11,10 @@ from urllib.parse import urlencode
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import ApplicationCommunicator, HttpCommunicator
+from django.db import OperationalError
 
 from config.asgi import application, django_asgi_app
+from hub.integrations.twilio import views
 from hub.integrations.twilio.asgi import ROUTES, TwilioWebhooks
 from hub.integrations.twilio.models import CallbackKind, TwilioCallback
 from tests import factories
@@ -46,9 +48,17 @@ def request(app, path: str, params: dict, *, signature="sign", content_type=FORM
     return response["status"], headers, response["body"]
 
 
+SECURITY_HEADERS = (
+    b"x-content-type-options",
+    b"referrer-policy",
+    b"cross-origin-opener-policy",
+    b"strict-transport-security",
+)
+
+
 def _answer(app, path, params, **kwargs):
     status, headers, body = request(app, path, params, **kwargs)
-    return status, headers.get(b"content-type"), body
+    return status, headers.get(b"content-type"), body, [headers.get(h) for h in SECURITY_HEADERS]
 
 
 def _incoming(to: str) -> dict:
@@ -100,15 +110,19 @@ def _cases(number: str) -> list[tuple[str, str, dict, dict]]:
     ]
 
 
-def test_every_answer_is_the_django_views_answer(acme, alice, bob):
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https behind a proxy"])
+def test_every_answer_is_the_django_views_answer(acme, alice, bob, settings, secure):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    proto = [("x-forwarded-proto", "https" if secure else "http")]
     number = factories.PhoneNumberFactory(company=acme, user=bob, phone_number="+14155559000")
     bob.phone = "+14155551234"
     bob.save()
     for name, path, params, kwargs in _cases(number.phone_number):
-        fast = _answer(application, path, params, **kwargs)
-        django = _answer(django_asgi_app, path, params, **kwargs)
+        fast = _answer(application, path, params, headers=proto, **kwargs)
+        django = _answer(django_asgi_app, path, params, headers=proto, **kwargs)
         assert fast == django, name
         assert fast[0] in (204, 200, 400, 403), name
+        assert (fast[3][0], fast[3][3] is not None) == (b"nosniff", secure), name
 
 
 def test_only_verified_callbacks_are_stored_once_each(acme, alice):
@@ -137,6 +151,32 @@ def test_the_answer_carries_the_request_id_and_security_headers():
     # A request id that could forge a log line or a header is replaced by a fresh one.
     _, headers, _ = request(application, STATUS, params, headers=[("x-request-id", "a b\n")])
     assert headers[b"x-request-id"] not in (b"a b\n", b"") and len(headers[b"x-request-id"]) == 32
+
+
+def test_a_verified_callback_is_never_redirected_away(settings):
+    # Twilio does not follow a redirect: Django's https redirect would lose the callback. The
+    # signature binds it to HUB_PUBLIC_URL whatever scheme or Host it came in on.
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["hub.example.test"]
+    params = status_params(call_sid(), "ringing", 0)
+    assert request(application, STATUS, params)[0] == 204
+    assert TwilioCallback.objects.count() == 1
+
+
+def test_a_callback_that_cannot_be_stored_is_503(monkeypatch, caplog):
+    def database_down(**kwargs):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(views, "callback_store", database_down)
+    status, _, body = request(
+        application,
+        STATUS,
+        status_params(call_sid(), "ringing", 0),
+        headers=[("x-request-id", "twilio-req-down")],
+    )
+    assert (status, body) == (503, b"The callback could not be stored; try again.")
+    [record] = [r for r in caplog.records if "could not be stored" in r.getMessage()]
+    assert "the database went away" in record.exc_text
 
 
 def test_a_body_over_the_upload_limit_is_413_and_nothing_is_stored(settings):

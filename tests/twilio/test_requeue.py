@@ -55,8 +55,13 @@ def test_rows_out_of_attempts_are_applied_once_the_cause_is_mended(brokers, acme
     client.force_login(superuser)
     broker = twilio_callback_process.broker
     response = _process_again(client, [stuck, gave_up, applied])
+    # Reset: the rows get a full round of attempts again.
+    assert {
+        row.pk: (row.attempts, row.processed_at, row.outcome)
+        for row in TwilioCallback.objects.filter(pk__in=[stuck.pk, gave_up.pk])
+    } == {stuck.pk: (0, None, ""), gave_up.pk: (0, None, "")}
     with brokers.worker(broker):
-        broker.join(twilio_callback_process.queue_name)
+        broker.join(twilio_callback_process.queue_name, timeout=30_000, fail_fast=True)
 
     page = response.content.decode()
     assert "2 callback(s) queued to be processed again." in page
@@ -78,3 +83,19 @@ def test_only_superusers_may_process_again(brokers, acme, alice):
     client.force_login(staff)
     assert _process_again(client, [row]).status_code == 403
     assert TwilioCallback.objects.get(pk=row.pk).attempts == inbox.MAX_ATTEMPTS
+
+
+def test_with_the_broker_down_the_rows_are_reset_for_the_sweeper(brokers, acme, alice):
+    row = _row(call_sid())
+    TwilioCallback.objects.filter(pk=row.pk).update(attempts=inbox.MAX_ATTEMPTS)
+    brokers.down()
+    client = Client()
+    client.force_login(factories.UserFactory(is_staff=True, is_superuser=True))
+
+    response = _process_again(client, [row])
+
+    assert response.status_code == 200
+    assert TwilioCallback.objects.get(pk=row.pk).attempts == 0
+    swept: list[int] = []
+    assert inbox.inbox_sweep(enqueue=swept.append, min_age=timedelta(0)) == 1
+    assert swept == [row.pk]

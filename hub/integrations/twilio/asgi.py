@@ -5,23 +5,34 @@ cost more CPU than the webhook's own work: a new thread per request for the sync
 ``request_started``/``request_finished`` (``ThreadSensitiveContext``), a second URL resolve, and
 the request and middleware objects. This path answers a ``POST`` to one of the inbox webhooks
 with the very functions the Django views use (:func:`views.verified`,
-:func:`views.store_and_answer`), so both answer alike (tests/twilio/test_asgi_path.py compares
-them); it adds what the hub's middleware adds to a webhook's answer (``X-Request-ID``,
-``X-Content-Type-Options``, the request metrics and log line). Anything else, including
+:func:`views.store_and_answer`): the same status, content type and body for the same request
+(tests/twilio/test_asgi_path.py compares them). It adds the headers the hub's middleware adds
+(``X-Request-ID``; ``SecurityMiddleware``'s nosniff, referrer and opener policies, and HSTS on a
+secure request), counts the request in the metrics and logs it. Anything else, including
 ``/twilio/voice/outbound`` and other methods, goes on to Django.
 
-Storing runs on the event loop's default thread pool, not a thread made for the request; each
-use gives its database connection back (to the pool, with ``DATABASE_POOL_MAX_SIZE``) when done.
+Deliberately unlike the Django path: a verified callback is never redirected to https
+(``SECURE_SSL_REDIRECT``) and its ``Host`` is not checked against ``ALLOWED_HOSTS``: the
+signature already binds the callback to ``HUB_PUBLIC_URL``, and Twilio does not follow a
+redirect, so the callback would be lost. A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is 413
+(Django says 400), and a callback that cannot be stored (database down) 503 (Django: 500).
+
+Storing runs on a small thread pool of its own (``STORE_THREADS``), not a thread made for the
+request; each use gives its database connection back (to the pool, with
+``DATABASE_POOL_MAX_SIZE``) when done.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import structlog
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.db import close_old_connections
@@ -45,6 +56,17 @@ ROUTES: dict[str, str] = {
     "/twilio/voice/voicemail": CallbackKind.VOICEMAIL,
 }
 _FORM = "application/x-www-form-urlencoded"
+#: Threads storing callbacks: while the database is slow or down they wait (up to
+#: DATABASE_POOL_TIMEOUT each), and nothing else of the process waits with them.
+STORE_THREADS = 8
+_store_pool: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _store_pool
+    if _store_pool is None:
+        _store_pool = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="twilio-webhook")
+    return _store_pool
 
 
 class BodyTooLarge(Exception):
@@ -82,7 +104,7 @@ class TwilioWebhooks:
                 if body is None:  # the client went away
                     return
                 response = await _answer(kind, scope, headers, body)
-            await _send(send, response, request_id)
+            await _send(send, response, request_id, _security_headers(scope, headers))
             elapsed = time.perf_counter() - started
             metrics.HTTP_REQUESTS.labels(method="POST", status=str(response.status_code)).inc()
             metrics.HTTP_LATENCY.observe(elapsed)
@@ -129,7 +151,9 @@ async def _answer(kind: str, scope, headers: dict[str, str], body: bytes) -> Htt
     )
     if isinstance(checked, HttpResponse):
         return checked
-    return await sync_to_async(_store_and_answer, thread_sensitive=False)(kind, checked)
+    # The context goes along, so lines logged while storing keep the request id.
+    run = functools.partial(contextvars.copy_context().run, _store_and_answer, kind, checked)
+    return await asyncio.get_running_loop().run_in_executor(_pool(), run)
 
 
 def _store_and_answer(kind: str, checked: views.Verified) -> HttpResponse:
@@ -142,16 +166,53 @@ def _store_and_answer(kind: str, checked: views.Verified) -> HttpResponse:
         )
     finally:
         # Off Django's request cycle nothing else gives the connection back.
-        close_old_connections()
+        try:
+            close_old_connections()
+        except Exception:
+            logger.exception("twilio webhook: closing the database connection failed")
 
 
-async def _send(send, response: HttpResponse, request_id: str) -> None:
+def _is_secure(scope, headers: dict[str, str]) -> bool:
+    """As ``HttpRequest.is_secure``: the proxy's header when SECURE_PROXY_SSL_HEADER names one."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        given = headers.get(name.removeprefix("HTTP_").replace("_", "-").lower())
+        if given is not None:
+            return given.split(",", 1)[0].strip() == secure_value
+    return scope.get("scheme") == "https"
+
+
+def _security_headers(scope, headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """What ``SecurityMiddleware`` adds to a response, from the same settings."""
+    added = []
+    if settings.SECURE_HSTS_SECONDS and _is_secure(scope, headers):
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            hsts += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            hsts += "; preload"
+        added.append((b"strict-transport-security", hsts.encode()))
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        added.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        if not isinstance(policy, str):
+            policy = ",".join(policy)
+        added.append((b"referrer-policy", policy.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        added.append(
+            (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())
+        )
+    return added
+
+
+async def _send(send, response: HttpResponse, request_id: str, extra) -> None:
     body = response.content
     response_headers: list[tuple[bytes, bytes]] = [
         (b"content-type", response["Content-Type"].encode("latin-1")),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
-        (b"x-content-type-options", b"nosniff"),
+        *extra,
     ]
     await send(
         {"type": "http.response.start", "status": response.status_code, "headers": response_headers}

@@ -185,10 +185,18 @@ def callback_requeue(ids: list[int], *, enqueue: Callable[[int], Any]) -> tuple[
         TwilioCallback.objects.filter(pk__in=again).update(
             processed_at=None, attempts=0, outcome=""
         )
-        transaction.on_commit(lambda: [enqueue(pk) for pk in again])
+        transaction.on_commit(lambda: _enqueue_each(again, enqueue))
     if again:
         logger.info("twilio inbox: %d callbacks queued again by hand", len(again))
     return len(again), len(ids) - len(again)
+
+
+def _enqueue_each(ids: list[int], enqueue: Callable[[int], Any]) -> None:
+    for callback_id in ids:
+        try:
+            enqueue(callback_id)
+        except Exception:  # reset and committed: the sweeper enqueues it once the broker is back
+            logger.exception("twilio callback %s queued again but not enqueued", callback_id)
 
 
 # --- parsing Twilio's parameters --------------------------------------------------------------

@@ -7,13 +7,14 @@ import time
 import uuid
 
 import dramatiq
+from dramatiq.middleware import TimeLimitExceeded
 
 from hub.bots import messages
 from hub.domain.authentication.models import Customer, User
 from hub.domain.calls.outbound import CallPlacementError, call_place
 from hub.domain.crm.models import Deal, Lead
 from hub.integrations.slack.client import SlackError, ephemeral_post, response_post
-from hub.integrations.slack.models import SlackInstallation
+from hub.integrations.slack.models import SlackCallRequest, SlackInstallation
 from hub.integrations.slack.services import (
     SlackLinkError,
     slack_bot_token,
@@ -48,26 +49,57 @@ def slack_call_place(
     installation = (
         SlackInstallation.objects.select_related("company").filter(pk=installation_id).first()
     )
-    waited = int(time.time() - requested_at)
-    if waited > MAX_WAIT_SECONDS:
-        text = messages.too_late(to_number=to_number, seconds=waited)
-    else:
-        try:
-            if installation is None:
-                raise SlackInstallation.DoesNotExist(f"installation {installation_id} is gone")
-            text = _place(
-                installation,
-                user_id,
-                to_number,
-                target_kind,
-                target_id,
-                request_id or uuid.uuid4().hex,
-            )
-        except Exception:
-            # Not retried (see above), so the person must hear of it rather than wait.
-            logger.exception("slack /call to %s failed", to_number)
-            text = messages.failed(to_number=to_number)
+    try:
+        if installation is None:
+            raise SlackInstallation.DoesNotExist(f"installation {installation_id} is gone")
+        text = _answer(
+            installation,
+            user_id,
+            to_number,
+            target_kind,
+            target_id,
+            request_id or uuid.uuid4().hex,
+            waited=int(time.time() - requested_at),
+        )
+    except TimeLimitExceeded:
+        # A BaseException: told here, then raised again so that Dramatiq records the failure.
+        logger.error("slack /call to %s ran out of time", to_number)
+        _report(
+            installation,
+            slack_user_id,
+            channel_id,
+            response_url,
+            messages.failed(to_number=to_number),
+        )
+        raise
+    except Exception:
+        # Not retried (see above), so the person must hear of it rather than wait.
+        logger.exception("slack /call to %s failed", to_number)
+        text = messages.failed(to_number=to_number)
     _report(installation, slack_user_id, channel_id, response_url, text)
+
+
+def _answer(
+    installation: SlackInstallation,
+    user_id: int,
+    to_number: str,
+    target_kind: str | None,
+    target_id: int | None,
+    request_id: str,
+    *,
+    waited: int,
+) -> str:
+    """Place the call unless it was taken up before, its workspace is off, or it is too late."""
+    # Claimed first: a job delivered again after a worker died arrives late (the broker waits
+    # for the dead worker's heartbeat), and must hear what came of the first delivery.
+    earlier = SlackCallRequest.objects.filter(request_id=request_id).first()
+    if earlier is not None:
+        return messages.already(to_number=to_number, outcome=earlier.outcome)
+    if not (installation.is_active and installation.company.is_active):
+        return messages.workspace_off(to_number=to_number, team_id=installation.team_id)
+    if waited > MAX_WAIT_SECONDS:
+        return messages.too_late(to_number=to_number, seconds=waited)
+    return _place(installation, user_id, to_number, target_kind, target_id, request_id)
 
 
 def _place(
@@ -90,7 +122,7 @@ def _place(
         request_id=request_id, installation=installation, user=user, to_number=to_number
     )
     if not claimed:
-        return messages.already(to_number=to_number, call_id=request.call_id)
+        return messages.already(to_number=to_number, outcome=request.outcome)
     try:
         call = call_place(user=user, company=company, to_number=to_number, **links)  # type: ignore[arg-type]
     except CallPlacementError as exc:

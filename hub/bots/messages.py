@@ -74,10 +74,24 @@ def failed(*, to_number: str) -> str:
     )
 
 
-def already(*, to_number: str, call_id: int | None) -> str:
-    if call_id is not None:
-        return f"Your call to {to_number} was placed already (call #{call_id}); it is not placed twice."
+def already(*, to_number: str, outcome: str) -> str:
+    """What a second delivery (or click) of the same ``/call`` says: what came of the first."""
+    if outcome:
+        return (
+            f"Your call to {to_number} was taken up already, so it is not placed twice. "
+            f"The first time: {outcome}"
+        )
     return (
         f"The hub was interrupted while placing your call to {to_number}, so it may have been "
         "placed; it is not placed twice. Check the call board before running /call again."
     )
+
+
+def workspace_off(*, to_number: str, team_id: str) -> str:
+    return (
+        f"The call to {to_number} was not placed: this Slack workspace ({team_id}) was "
+        "disconnected from the hub (or its company turned off) before the call was placed."
+    )
+
+
+HUB_ERROR = "The hub ran into an error; nothing was called. Try again shortly."

@@ -274,8 +274,105 @@ def test_a_job_delivered_again_rings_no_one_twice(
     )
     assert first["text"].startswith(f"Call #{call.id} placed")
     assert again["text"] == (
-        f"Your call to +14155550123 was placed already (call #{call.id}); it is not placed twice."
+        "Your call to +14155550123 was taken up already, so it is not placed twice. "
+        f"The first time: {first['text']}"
     )
+
+
+def _deliver_again(worker, job: bytes) -> None:
+    worker.broker.queues["slack"].put(job)
+    worker.drain()
+
+
+def test_a_job_delivered_again_after_the_wait_limit_is_told_it_was_placed(
+    alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings, monkeypatch
+):
+    from hub.bots import actors
+
+    ack_text(alice_slack.command("+14155550123"))
+    [job] = list(worker.broker.queues["slack"].queue)
+    worker.drain()
+    call = Call.objects.get()
+    # The broker gives a dead worker's job again only after its heartbeat timed out: late.
+    monkeypatch.setattr(actors, "MAX_WAIT_SECONDS", -1)
+
+    _deliver_again(worker, job)
+
+    assert Call.objects.count() == 1 and len(fake_twilio.requests) == 1
+    first, again = fake_slack.wait_for(
+        lambda: (
+            len(fake_slack.responses(alice_slack.last_key)) == 2
+            and fake_slack.responses(alice_slack.last_key)
+        )
+    )
+    assert first["text"].startswith(f"Call #{call.id} placed")
+    assert again["text"].startswith("Your call to +14155550123 was taken up already")
+    assert "not placed" not in again["text"].replace("not placed twice", "")
+
+
+def test_a_job_delivered_again_after_a_refusal_says_it_was_refused_not_placed(
+    alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    fake_twilio.errors["+14155550199"] = (400, 21215, "Geo permission not enabled for this number")
+    ack_text(alice_slack.command("+14155550199"))
+    [job] = list(worker.broker.queues["slack"].queue)
+    worker.drain()
+
+    _deliver_again(worker, job)
+
+    first, again = fake_slack.wait_for(
+        lambda: (
+            len(fake_slack.responses(alice_slack.last_key)) == 2
+            and fake_slack.responses(alice_slack.last_key)
+        )
+    )
+    assert first["text"].startswith("Twilio refused the call to +14155550199")
+    assert "placed already" not in again["text"]
+    assert again["text"] == (
+        "Your call to +14155550199 was taken up already, so it is not placed twice. "
+        f"The first time: {first['text']}"
+    )
+    assert len(fake_twilio.requests) == 1
+
+
+@pytest.mark.parametrize("turned_off", ["installation", "company"])
+def test_a_workspace_turned_off_before_the_worker_ran_places_nothing_and_says_so(
+    alice_slack, acme, acme_install, alice_number, worker, fake_slack, fake_twilio, turned_off
+):
+    ack_text(alice_slack.command("+14155550123"))
+    row = acme_install if turned_off == "installation" else acme
+    row.is_active = False
+    row.save(update_fields=["is_active"])
+
+    worker.drain()
+
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["text"] == (
+        f"The call to +14155550123 was not placed: this Slack workspace ({ACME_TEAM}) was "
+        "disconnected from the hub (or its company turned off) before the call was placed."
+    )
+    assert not Call.objects.exists() and fake_twilio.requests == []
+
+
+def test_a_job_out_of_time_tells_the_person_before_dramatiq_fails_it(
+    alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings, monkeypatch
+):
+    from dramatiq.middleware import TimeLimitExceeded
+
+    from hub.bots import actors
+
+    def out_of_time(**kwargs):
+        raise TimeLimitExceeded  # as Dramatiq's TimeLimit raises it in the worker's thread
+
+    monkeypatch.setattr(actors, "call_place", out_of_time)
+    ack_text(alice_slack.command("+14155550123"))
+
+    with worker.running():
+        worker.broker.join(actors.QUEUE, timeout=30_000, fail_fast=False)
+
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["text"].startswith("The hub ran into an error placing the call to +14155550123")
+    assert len(worker.broker.dead_letters) == 1  # still failed, as Dramatiq should record it
 
 
 def test_a_job_whose_worker_died_mid_placement_is_not_placed_again(

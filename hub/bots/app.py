@@ -17,7 +17,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context import BoltContext
 
 from hub.bots import calls
-from hub.bots.messages import not_installed
+from hub.bots.messages import HUB_ERROR, not_installed
 from hub.integrations.slack.services import slack_installation_for_team
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,14 @@ def _installation_required(body: dict, context: BoltContext, next) -> BoltRespon
     return BoltResponse(status=200, body="")
 
 
+def _error(error: Exception, body: dict) -> BoltResponse:
+    """Answer in words what would be Bolt's bare 500 (Slack shows "http_service_error")."""
+    logger.error("slack request failed", exc_info=error)
+    if body.get("command") or body.get("type") == "block_actions":
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": HUB_ERROR})
+    return BoltResponse(status=200, body="")
+
+
 @cache
 def slack_app(signing_secret: str) -> App:
     app = App(
@@ -56,6 +64,7 @@ def slack_app(signing_secret: str) -> App:
         # The hub's own client (hub.integrations.slack) makes every Web API call.
         token_verification_enabled=False,
     )
+    app.error(_error)
     app.use(_installation_required)
     calls.register(app, installation_key=INSTALLATION)
     return app

@@ -7,6 +7,7 @@ command's ``response_url``. Several matches for a name are offered as buttons (`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -36,6 +37,8 @@ PICK_ACTION = "call_pick"
 _PICK = re.compile(rf"^{PICK_ACTION}:")
 _NUMBERISH = re.compile(r"[+()\d\s.\-/]+")
 CHOICES_SHOWN = 5
+#: A click makes at most two Slack calls before Slack hears its ack (users.info, the reply).
+PICK_SLACK_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass
@@ -46,12 +49,31 @@ class Answer:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asked, in which workspace, and where to answer them."""
+    """Who asked, in which workspace, and where to answer them.
+
+    ``request_id`` names the call asked for: fresh for each command, the same for every click
+    of one button, so a button clicked twice finds its first click's claim and rings no one twice.
+    """
 
     installation: SlackInstallation
     slack_user_id: str
     channel_id: str
     response_url: str
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def pick_request_id(body: dict, value: str) -> str:
+    """Return the same id for every click of one button of one message by one person."""
+    message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get(
+        "ts"
+    )
+    if not message_ts:
+        # Nothing names the message: each click is its own request (none seen from Slack).
+        return uuid.uuid4().hex
+    team_id = (body.get("team") or {}).get("id", "")
+    user_id = (body.get("user") or {}).get("id", "")
+    key = "\n".join((team_id, str(message_ts), user_id, value))
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def register(app: App, *, installation_key: str) -> None:
@@ -62,20 +84,38 @@ def register(app: App, *, installation_key: str) -> None:
             channel_id=command.get("channel_id", ""),
             response_url=command.get("response_url", ""),
         )
-        answer = call_answer(caller=caller, text=command.get("text") or "")
+        try:
+            answer = call_answer(caller=caller, text=command.get("text") or "")
+        except Exception:
+            logger.exception("slack /call: the command failed")
+            answer = Answer(messages.HUB_ERROR)
         ack(text=answer.text, blocks=answer.blocks or None, response_type="ephemeral")
 
     def call_pick(ack: Ack, body: dict, action: dict, context: BoltContext) -> None:
+        # Slack hears this ack only when the listener returns (process_before_response), so
+        # every Slack call made here is capped to keep the whole answer well inside its 3 s.
         ack()
+        value = str(action.get("value") or "")
         caller = Caller(
             installation=context[installation_key],
             slack_user_id=(body.get("user") or {}).get("id", ""),
             channel_id=(body.get("channel") or {}).get("id", ""),
             response_url=body.get("response_url", ""),
+            request_id=pick_request_id(body, value),
         )
-        answer = pick_answer(caller=caller, value=str(action.get("value") or ""))
         try:
-            response_post(response_url=caller.response_url, text=answer.text, replace_original=True)
+            answer = pick_answer(caller=caller, value=value)
+        except Exception:
+            # The click was acknowledged already: the person hears of it only through Slack.
+            logger.exception("slack call_pick: the click failed")
+            answer = Answer(messages.HUB_ERROR)
+        try:
+            response_post(
+                response_url=caller.response_url,
+                text=answer.text,
+                replace_original=True,
+                timeout=PICK_SLACK_TIMEOUT_SECONDS,
+            )
         except SlackError as exc:
             logger.warning("slack call_pick: could not answer %s: %s", caller.slack_user_id, exc)
 
@@ -116,7 +156,9 @@ def pick_answer(*, caller: Caller, value: str) -> Answer:
     kind, _, raw_id = value.partition(":")
     try:
         user = slack_user_resolve(
-            installation=caller.installation, slack_user_id=caller.slack_user_id
+            installation=caller.installation,
+            slack_user_id=caller.slack_user_id,
+            timeout=PICK_SLACK_TIMEOUT_SECONDS,
         )
         number = phone_number_default(user=user, company=caller.installation.company)
     except (SlackLinkError, CallPlacementError) as exc:
@@ -164,7 +206,7 @@ def _start(
             target_kind=target.kind if target else None,
             target_id=target.id if target else None,
             requested_at=time.time(),
-            request_id=uuid.uuid4().hex,
+            request_id=caller.request_id,
         )
     except Exception:
         logger.exception("slack /call: could not enqueue the call")

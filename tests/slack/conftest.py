@@ -91,7 +91,8 @@ class SlackUser:
         )
         return post_signed(self.client, body, **kwargs)
 
-    def click(self, action_id: str, value: str, **kwargs):
+    def click(self, action_id: str, value: str, *, message_ts: str = "1700000000.000200", **kwargs):
+        """Click a button of the (ephemeral) message ``message_ts``."""
         self.sent += 1
         self.last_key = f"{self.user_id}-{self.sent}"
         payload = {
@@ -100,7 +101,12 @@ class SlackUser:
             "user": {"id": self.user_id, "team_id": self.team_id},
             "api_app_id": "A0HUB0001",
             "token": "deprecated-verification-token",
-            "container": {"type": "message", "is_ephemeral": True},
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": "C0SALES01",
+                "is_ephemeral": True,
+            },
             "trigger_id": f"{self.sent}.123.abc",
             "channel": {"id": "C0SALES01", "name": "sales"},
             "response_url": self.fake.response_url(self.last_key),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hub.bots.calls import PICK_ACTION
@@ -186,3 +188,74 @@ def test_the_charlie_of_globex_calls_from_globex_only(
     worker.drain()
     call = Call.objects.get()
     assert (call.company, call.user, call.lead) == (globex, charlie, zed)
+
+
+def test_a_button_clicked_twice_rings_its_target_once(
+    alice_slack, acme, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    lead(acme, "Sam", "Smith", "+14155550101")
+    lead(acme, "Sam", "Jones", "+14155550102")
+    [buttons] = [
+        b["elements"] for b in ack(alice_slack.command("sam"))["blocks"] if "elements" in b
+    ]
+    picked = buttons[0]
+
+    assert alice_slack.click(picked["action_id"], picked["value"]).status_code == 200
+    first_key = alice_slack.last_key
+    worker.drain()
+    assert alice_slack.click(picked["action_id"], picked["value"]).status_code == 200
+    worker.drain()
+
+    call = Call.objects.get()
+    assert len(fake_twilio.requests) == 1
+    placed = fake_slack.wait_for(lambda: fake_slack.responses(first_key)[1:])
+    again = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key)[1:])
+    assert placed[0]["text"].startswith(f"Call #{call.id} placed")
+    assert again[0]["text"] == (
+        "Your call to +14155550102 was taken up already, so it is not placed twice. "
+        f"The first time: {placed[0]['text']}"
+    )
+
+
+def test_the_same_button_of_another_message_is_another_call(
+    alice_slack, acme, alice_number, worker, fake_twilio, twilio_settings
+):
+    jones = lead(acme, "Sam", "Jones", "+14155550102")
+    value = f"lead:{jones.pk}"
+
+    alice_slack.click(f"{PICK_ACTION}:{value}", value, message_ts="1700000000.000300")
+    alice_slack.click(f"{PICK_ACTION}:{value}", value, message_ts="1700000000.000400")
+    worker.drain()
+
+    assert Call.objects.count() == 2
+
+
+def test_a_click_is_answered_inside_slacks_3_s_even_when_slack_is_slow(
+    alice_slack, acme, alice_number, worker, fake_slack
+):
+    # Not linked yet, so users.info is asked; then the reply goes to the response URL.
+    jones = lead(acme, "Sam", "Jones", "+14155550102")
+    fake_slack.delays["/api/users.info"] = 3.0
+    fake_slack.delays[f"/response/{alice_slack.user_id}-{alice_slack.sent + 1}"] = 3.0
+    started = time.monotonic()
+
+    response = alice_slack.click(f"{PICK_ACTION}:lead:{jones.pk}", f"lead:{jones.pk}")
+
+    assert response.status_code == 200
+    assert time.monotonic() - started < 2.5
+    assert worker.queued() == 0
+
+
+def test_a_click_by_a_linked_person_is_queued_though_the_reply_url_is_slow(
+    alice_slack, acme, alice_number, worker, fake_slack
+):
+    jones = lead(acme, "Sam", "Jones", "+14155550102")
+    alice_slack.command("+14155550123")  # links alice
+    fake_slack.delays[f"/response/{alice_slack.user_id}-{alice_slack.sent + 1}"] = 3.0
+    started = time.monotonic()
+
+    response = alice_slack.click(f"{PICK_ACTION}:lead:{jones.pk}", f"lead:{jones.pk}")
+
+    assert response.status_code == 200
+    assert time.monotonic() - started < 2.0
+    assert worker.queued() == 2

@@ -72,13 +72,16 @@ def ephemeral_post(*, token: str, channel: str, user: str, text: str) -> None:
     )
 
 
-def response_post(*, response_url: str, text: str, replace_original: bool = False) -> None:
+def response_post(
+    *, response_url: str, text: str, replace_original: bool = False, timeout: float | None = None
+) -> None:
     """Answer an interaction through its ``response_url``, visible to its user only.
 
-    ``response_url`` comes from a request whose Slack signature was checked.
+    ``response_url`` comes from a request whose Slack signature was checked. ``timeout`` caps
+    ``SLACK_HTTP_TIMEOUT_SECONDS`` (a reply sent before Slack's own request is answered).
     """
     try:
-        response = WebhookClient(response_url, timeout=_timeout()).send(
+        response = WebhookClient(response_url, timeout=_timeout(timeout)).send(
             text=text, response_type="ephemeral", replace_original=replace_original
         )
     except (SlackClientError, OSError) as exc:

@@ -83,7 +83,12 @@ def _member(*, company: Company, email: str | None = None, user_id: int | None =
     return users.order_by("pk").first()
 
 
-def slack_user_resolve(*, installation: SlackInstallation, slack_user_id: str) -> User:
+def slack_user_resolve(
+    *,
+    installation: SlackInstallation,
+    slack_user_id: str,
+    timeout: float = LOOKUP_TIMEOUT_SECONDS,
+) -> User:
     """Return the hub user a Slack user is, in the installation's company, or SlackLinkError.
 
     A link made earlier is used while its user is still an active member of the company;
@@ -104,7 +109,7 @@ def slack_user_resolve(*, installation: SlackInstallation, slack_user_id: str) -
         email = user_email(
             token=slack_bot_token(installation),
             slack_user_id=slack_user_id,
-            timeout=LOOKUP_TIMEOUT_SECONDS,
+            timeout=timeout,
         )
     except SlackError as exc:
         raise SlackLinkError(f"The hub could not look you up in Slack: {exc}.") from exc

@@ -15,14 +15,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from hub.console import selectors
-from hub.domain.authentication.models import Company
+from hub.domain.authentication.models import Company, User
 from hub.domain.calls.models import CallStatus
 from hub.domain.calls.outbound import CallPlacementError, call_place
 
 
 @staff_member_required
 def call_board(request: HttpRequest) -> HttpResponse:
-    viewer = selectors.console_viewer(user=request.user)
+    viewer = selectors.console_viewer(user=_staff_user(request))
     cursor = selectors.console_cursor()
     context = {
         "page": "calls",
@@ -39,21 +39,20 @@ def call_board(request: HttpRequest) -> HttpResponse:
 @require_POST
 def call_dial(request: HttpRequest) -> HttpResponse:
     """Click-to-call from the board: Twilio rings the number, the board shows the call live."""
-    viewer = selectors.console_viewer(user=request.user)
+    user = _staff_user(request)
+    viewer = selectors.console_viewer(user=user)
     to_number = request.POST.get("to_number", "").strip()
+    chosen = request.POST.get("company")
     company = (
-        Company.objects.filter(
-            id__in=viewer.companies, id=request.POST.get("company") or None
-        ).first()
-        or Company.objects.filter(id__in=viewer.companies).order_by("company_name").first()
-    )
+        Company.objects.filter(id__in=viewer.companies, id=chosen).first() if chosen else None
+    ) or Company.objects.filter(id__in=viewer.companies).order_by("company_name").first()
     if company is None:
         messages.error(request, "You are not an active member of any company.")
     elif not to_number:
         messages.error(request, "Enter the number to call.")
     else:
         try:
-            call = call_place(user=request.user, company=company, to_number=to_number)
+            call = call_place(user=user, company=company, to_number=to_number)
         except CallPlacementError as exc:
             messages.error(request, str(exc))
         else:
@@ -65,19 +64,20 @@ def call_dial(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def notifications(request: HttpRequest) -> HttpResponse:
+    user = _staff_user(request)
     cursor = selectors.console_cursor()
     context = {
         "page": "notifications",
         "cursor": cursor,
-        "notifications": selectors.notification_list(user=request.user),
-        "unread_ids": selectors.notification_unread_ids(user=request.user),
+        "notifications": selectors.notification_list(user=user),
+        "unread_ids": selectors.notification_unread_ids(user=user),
     }
     return render(request, "hub/console/notifications.html", context)
 
 
 @staff_member_required
 def event_log(request: HttpRequest) -> HttpResponse:
-    viewer = selectors.console_viewer(user=request.user)
+    viewer = selectors.console_viewer(user=_staff_user(request))
     cursor = selectors.console_cursor()
     context = {
         "page": "events",
@@ -85,6 +85,13 @@ def event_log(request: HttpRequest) -> HttpResponse:
         "events": [(e, _compact_json(e.payload)) for e in selectors.event_log_tail(viewer=viewer)],
     }
     return render(request, "hub/console/events.html", context)
+
+
+def _staff_user(request: HttpRequest) -> User:
+    """Return the signed-in user of a view behind ``staff_member_required`` (never anonymous)."""
+    user = request.user
+    assert isinstance(user, User), "the console's views are for signed-in staff only"
+    return user
 
 
 def _compact_json(value: object) -> str:

@@ -40,6 +40,7 @@ from hub.ops import metrics
 
 if TYPE_CHECKING:
     from hub.consumers.hub import HubConsumer
+    from hub.domain.events.relay import Relay
 
 log = structlog.get_logger("hub.dispatcher")
 
@@ -119,7 +120,7 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._stop = asyncio.Event()
-        self.relay = None
+        self.relay: Relay | None = None
         self.draining = False
         self._drain_installed = getattr(self, "_drain_installed", False)
 
@@ -210,10 +211,12 @@ class Dispatcher:
             return list(members)
         if audience == Audience.DEAL_MANAGERS:
             company_id, user_id = event["company_id"], event["user_id"]
+            # Every indexed connection has its viewer (set before _index is called).
             return [
                 c
                 for c in members
-                if c.viewer.companies.get(company_id) or c.viewer.user_id == user_id
+                if (viewer := c.viewer) is not None
+                and (viewer.companies.get(company_id) or viewer.user_id == user_id)
             ]
         return []
 
@@ -331,10 +334,9 @@ class Dispatcher:
         from hub.domain.events.fanout import publish_batch
         from hub.domain.events.relay import Relay
 
-        self.relay = Relay(
-            publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS
-        )
-        await self.relay.run(self._stop)
+        relay = Relay(publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS)
+        self.relay = relay
+        await relay.run(self._stop)
 
     # --- graceful shutdown --------------------------------------------------------------
     def _install_drain_on_sigterm(self) -> None:

@@ -89,6 +89,7 @@ def _mark_read(user, notification_id: str | None, everything: bool) -> int | Non
 
     if everything:
         return notifications_mark_all_read(user=user)
+    assert notification_id is not None, "the frame gives an id when it does not say all"
     try:
         notification = notification_mark_read(user=user, notification_id=notification_id)
     except (ValidationError, ValueError):

@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.apps import apps
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.fields import AutoFieldMixin
+from django.db.models.fields.related import RelatedField
+from django.db.models.fields.reverse_related import ForeignObjectRel
 
 SHARED_APPS = ("authentication", "crm", "customers", "emails", "calls", "notifications", "issues")
 SHARED_PREFIXES = tuple(f"{label}_" for label in SHARED_APPS)
@@ -144,21 +147,24 @@ _TYPE_ALIASES = {
 
 def model_shape(model: type[models.Model], connection: BaseDatabaseWrapper) -> TableShape:
     opts = model._meta
-    shape = TableShape(primary_key=(opts.pk.column,))
+    shape = TableShape(primary_key=(_column(opts.pk),))
     for f in opts.local_concrete_fields:
         db_type = f.db_type(connection)
         if db_type is None:
             continue
+        column = _column(f)
         auto = isinstance(f, AutoFieldMixin) if f.primary_key else None
-        shape.columns[f.column] = Column(normalise_type(db_type), f.null, auto)
+        shape.columns[column] = Column(normalise_type(db_type), f.null, auto)
         if f.unique and not f.primary_key:
-            shape.uniques[(frozenset([f.column]), False)] = (f.column,)
-        if f.remote_field is not None and getattr(f, "db_constraint", False):
-            shape.foreign_keys[f.column] = (f.related_model._meta.db_table, f.target_field.column)
-        if f.db_index and not f.unique:
-            shape.indexes.add((f.column,))
+            shape.uniques[(frozenset([column]), False)] = (column,)
+        # A concrete field with a remote field is a ForeignKey (or OneToOneField): a RelatedField.
+        if isinstance(f, RelatedField) and getattr(f, "db_constraint", False):
+            target = (f.related_model._meta.db_table, _column(f.target_field))
+            shape.foreign_keys[column] = target
+        if f.db_index and not f.unique:  # type: ignore[attr-defined]  # the stubs lack Field.db_index
+            shape.indexes.add((column,))
         if f.db_check(connection):
-            shape.checks.add(frozenset([f.column]))
+            shape.checks.add(frozenset([column]))
     for names in opts.unique_together:
         columns = _columns(model, names)
         shape.uniques[(frozenset(columns), False)] = columns
@@ -170,14 +176,20 @@ def model_shape(model: type[models.Model], connection: BaseDatabaseWrapper) -> T
             columns = _columns(model, constraint.fields)
             shape.uniques[(frozenset(columns), constraint.condition is not None)] = columns
         elif isinstance(constraint, models.CheckConstraint):
-            columns = _condition_columns(model, constraint.condition)
-            if columns:
-                shape.checks.add(columns)
+            check_columns = _condition_columns(model, constraint.condition)
+            if check_columns:
+                shape.checks.add(check_columns)
     return shape
 
 
+def _column(f: models.Field[Any, Any] | ForeignObjectRel) -> str:
+    """Return a concrete field's column: the shapes only list fields that have one."""
+    assert isinstance(f, models.Field) and f.column is not None, f"{f} has no column"
+    return f.column
+
+
 def _columns(model: type[models.Model], names: Iterable[str]) -> tuple[str, ...]:
-    return tuple(model._meta.get_field(name).column for name in names)
+    return tuple(_column(model._meta.get_field(name)) for name in names)
 
 
 def _condition_columns(model: type[models.Model], condition: object) -> frozenset[str]:
@@ -193,7 +205,7 @@ def _condition_columns(model: type[models.Model], condition: object) -> frozense
             names.add(lookup.split("__", 1)[0])
             walk(value)
         elif isinstance(node, models.F):
-            names.add(node.name.split("__", 1)[0])
+            names.add(node.name.split("__", 1)[0])  # type: ignore[attr-defined]  # the stubs lack F.name
 
     walk(condition)
     return frozenset(_columns(model, sorted(names)))
@@ -394,11 +406,9 @@ def _compare_indexes_and_checks(
         covered = any(index[: len(columns)] == columns for index in have.indexes)
         if not covered and set(columns) <= have.columns.keys():
             yield Difference(table, MISSING_INDEX, f"missing index ({', '.join(columns)})")
-    for columns in sorted(want.checks - have.checks, key=sorted):
-        if columns <= have.columns.keys():
-            yield Difference(
-                table, MISSING_CHECK, f"missing CHECK on ({', '.join(sorted(columns))})"
-            )
-    for columns in sorted(have.checks - want.checks, key=sorted):
-        detail = f"CHECK on ({', '.join(sorted(columns))}) not declared by the model"
+    for check in sorted(want.checks - have.checks, key=sorted):
+        if check <= have.columns.keys():
+            yield Difference(table, MISSING_CHECK, f"missing CHECK on ({', '.join(sorted(check))})")
+    for check in sorted(have.checks - want.checks, key=sorted):
+        detail = f"CHECK on ({', '.join(sorted(check))}) not declared by the model"
         yield Difference(table, EXTRA_CHECK, detail)

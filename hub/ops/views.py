@@ -37,9 +37,16 @@ def _check_broker() -> str:
 
     broker = dramatiq.get_broker()
     name = type(broker).__name__
+    # By name, so that the broker not in use need not be importable (pika, redis).
     if name == "RedisBroker":
+        from dramatiq.brokers.redis import RedisBroker
+
+        assert isinstance(broker, RedisBroker)
         broker.client.ping()
     elif name == "RabbitmqBroker":
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        assert isinstance(broker, RabbitmqBroker)
         broker.connection  # noqa: B018 - opening the connection is the check
     return name
 

@@ -86,7 +86,9 @@ class RedisLeaderLock:
     def hold(self) -> bool:
         """Renew the lock if this process holds it, else try to take it; return whether held."""
         try:
-            if self.held and self.redis.eval(self._RENEW, 1, self.key, self.token, self.ttl_ms):
+            if self.held and self.redis.eval(
+                self._RENEW, 1, self.key, self.token, str(self.ttl_ms)
+            ):
                 return True
             self.held = bool(self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms))
         except redis.RedisError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -34,6 +34,9 @@ from hub.domain.calls.services import call_insert, phone_normalize, voicemail_cr
 from hub.domain.crm.models import Deal, Lead
 from hub.domain.notifications.models import Notification, NotificationType
 from hub.domain.notifications.services import notification_create
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +80,15 @@ _NUMBER_FIELDS = (
 )
 
 
-def company_number_find(number: str | None) -> PhoneNumber | None:
+class _NumberAnnotations(TypedDict):
+    owner_is_member: bool
+
+
+# A PhoneNumber as company_number_find returns it, annotated with ``owner_is_member``.
+MatchedNumber: TypeAlias = "WithAnnotations[PhoneNumber, _NumberAnnotations]"
+
+
+def company_number_find(number: str | None) -> MatchedNumber | None:
     """Return the active company number Twilio called or called from, with company and owner.
 
     None when no company holds the number actively, and also when more than one company does
@@ -223,7 +234,7 @@ def call_ensure(
     if number is None:
         return None, False
     contact = contact_find(company_id=number.company_id, number=theirs)
-    user = number.user
+    user: User | None = number.user
     if user is not None and not number.owner_is_member:
         logger.warning(
             "%s belongs to %s, no longer a member of company %s: call %s is left unassigned",
@@ -339,7 +350,8 @@ def _notify_once(*, user: User, call_sid: str, title: str, message: str) -> bool
 def _number_owner(call: Call) -> User | None:
     """The owner of the company number the call used, else the call's user, while they are an
     active member of the call's company (a former member hears nothing of its calls)."""
-    owner = call.phone_number.user if call.phone_number_id is not None else call.user
+    phone_number = call.phone_number  # None without a query when phone_number_id is None
+    owner = phone_number.user if phone_number is not None else call.user
     if owner is None:
         return None
     active = CompanyUser.objects.filter(company_id=call.company_id, user=owner, is_active=True)

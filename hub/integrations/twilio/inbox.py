@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -89,9 +89,11 @@ def callback_store(
 
 
 _FIELDS = [f for f in TwilioCallback._meta.concrete_fields if not f.primary_key]
+# Concrete fields are those with a column (Field.column is None only for the others).
+_COLUMNS = [cast(str, f.column) for f in _FIELDS]
 # Table and column names come from the model, never from a request.
 _INSERT_SQL = (
-    f"INSERT INTO {TwilioCallback._meta.db_table} ({', '.join(f.column for f in _FIELDS)}) "  # noqa: S608
+    f"INSERT INTO {TwilioCallback._meta.db_table} ({', '.join(_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(_FIELDS))}) "
     f"ON CONFLICT DO NOTHING RETURNING {TwilioCallback._meta.pk.column}"
 )
@@ -257,7 +259,12 @@ def _reported(status: str | None, p: dict[str, Any]) -> dict[str, Any]:
         start_time = end_time - timedelta(seconds=duration)
     price = _price(p.get("Price"))
     price_unit = str(p.get("PriceUnit") or "").upper()[:10] if price is not None else ""
-    fields = {"duration": duration, "start_time": start_time, "end_time": end_time, "price": price}
+    fields: dict[str, Any] = {
+        "duration": duration,
+        "start_time": start_time,
+        "end_time": end_time,
+        "price": price,
+    }
     if price_unit:
         fields["price_unit"] = price_unit
     return {k: v for k, v in fields.items() if v is not None}

@@ -1,7 +1,8 @@
 """Console pages for Slack installations, user links and the ``/call`` requests workers took up.
 
 An installation's bot token is write-only: the form replaces it when a new one is typed in and
-never shows the stored one (nor what it decrypts to).
+never shows the stored one (nor what it decrypts to). A token typed in is checked with Slack
+(``auth.test``) to belong to the installation's workspace, as ``slack_install`` checks it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from hub.console.admin_base import ReadOnlyAdminMixin, ScopedModelAdmin, adopt
 from hub.domain.emails.crypto import credential_encrypt
+from hub.integrations.slack.client import SlackError, auth_identity
 from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, SlackUserLink
 from hub.integrations.slack.services import slack_installation_register
 
@@ -38,7 +40,31 @@ class SlackInstallationForm(forms.ModelForm):
             self.add_error("new_bot_token", "A new installation needs its bot token.")
         if token and not token.startswith("xoxb-"):
             self.add_error("new_bot_token", "A bot token starts with xoxb-.")
+        elif token:
+            self._verify(cleaned, token)
         return cleaned
+
+    def _verify(self, cleaned: dict, token: str) -> None:
+        """Ask Slack (``auth.test``, as ``slack_install`` does) whose token this is."""
+        team_id = self.instance.team_id if self.instance.pk else cleaned.get("team_id")
+        if not team_id:
+            return  # the team id field has its own error
+        try:
+            identity = auth_identity(token=token)
+        except SlackError as exc:
+            self.add_error(
+                "new_bot_token", f"Slack did not confirm this token, so it was not saved: {exc}."
+            )
+            return
+        if identity["team_id"] != team_id:
+            self.add_error(
+                "new_bot_token",
+                f"This token belongs to Slack workspace {identity['team_id'] or 'unknown'}, "
+                f"not {team_id}.",
+            )
+            return
+        cleaned["bot_user_id"] = cleaned.get("bot_user_id") or identity["user_id"]
+        cleaned["team_name"] = cleaned.get("team_name") or identity["team"]
 
 
 @admin.register(SlackInstallation)

@@ -2,7 +2,8 @@
 
 The command is answered at once (Slack waits 3 s) with what is about to happen, or why not;
 the call itself is placed by the ``slack_call_place`` actor, which reports back through the
-command's ``response_url``. Several matches for a name are offered as buttons (``call_pick``).
+command's ``response_url``. Several matches for a name are offered as buttons (``call_pick``),
+and so is a lone match that does not name its target in full (a confirm button).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from hub.domain.calls.outbound import (
     phone_number_region,
 )
 from hub.domain.calls.services import phone_normalize
-from hub.domain.crm.selectors import CallTarget, call_target_get, call_target_search
+from hub.domain.crm.selectors import (
+    CallTarget,
+    CallTargetMatches,
+    call_target_get,
+    call_target_search,
+)
 from hub.integrations.slack.client import SlackError, response_post
 from hub.integrations.slack.models import SlackInstallation
 from hub.integrations.slack.services import SlackLinkError, slack_user_resolve
@@ -36,7 +42,7 @@ logger = logging.getLogger(__name__)
 PICK_ACTION = "call_pick"
 _PICK = re.compile(rf"^{PICK_ACTION}:")
 _NUMBERISH = re.compile(r"[+()\d\s.\-/]+")
-CHOICES_SHOWN = 5
+CHOICES_SHOWN = 6
 #: A click makes at most two Slack calls before Slack hears its ack (users.info, the reply).
 PICK_SLACK_TIMEOUT_SECONDS = 1.0
 
@@ -141,14 +147,16 @@ def call_answer(*, caller: Caller, text: str) -> Answer:
         except ValidationError:
             return Answer(messages.not_a_number(text))
         return _start(caller=caller, user_id=user.pk, number=number, to_number=to_number)
-    found = call_target_search(
-        company=caller.installation.company, query=text, limit=CHOICES_SHOWN + 1
-    )
-    if not found:
+    found = call_target_search(company=caller.installation.company, query=text, limit=CHOICES_SHOWN)
+    if not found.targets:
         return Answer(messages.no_match(text, caller.installation.company.company_name))
-    if len(found) == 1:
-        return _start_target(caller=caller, user_id=user.pk, number=number, target=found[0])
-    return _choices(text, found[:CHOICES_SHOWN])
+    if len(found.targets) == 1 and not found.more:
+        [target] = found.targets
+        if target.exact or not target.phone:
+            return _start_target(caller=caller, user_id=user.pk, number=number, target=target)
+        # A loose match ("al" for Alan) may not be who was meant: ask before ringing anyone.
+        return _confirm(text, target)
+    return _choices(text, found)
 
 
 def pick_answer(*, caller: Caller, value: str) -> Answer:
@@ -218,20 +226,38 @@ def _start(
     )
 
 
-def _choices(query: str, targets: list[CallTarget]) -> Answer:
-    text = messages.several(query, len(targets))
-    buttons = [
-        {
-            "type": "button",
-            "action_id": f"{PICK_ACTION}:{target.kind}:{target.id}",
-            "text": {"type": "plain_text", "text": target.label[:75]},
-            "value": f"{target.kind}:{target.id}",
-        }
-        for target in targets
-    ]
+def _button(target: CallTarget, text: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": f"{PICK_ACTION}:{target.kind}:{target.id}",
+        "text": {"type": "plain_text", "text": text[:75]},
+        "value": f"{target.kind}:{target.id}",
+    }
+
+
+def _choices(query: str, found: CallTargetMatches) -> Answer:
+    targets = found.targets
+    text = messages.several(query, len(targets), found.more)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "actions", "block_id": "call_choices", "elements": buttons},
+        {
+            "type": "actions",
+            "block_id": "call_choices",
+            "elements": [_button(target, target.label) for target in targets],
+        },
     ]
     lines = "\n".join(f"• {target.label}" for target in targets)
     return Answer(f"{text}\n{lines}", blocks)
+
+
+def _confirm(query: str, target: CallTarget) -> Answer:
+    text = messages.confirm(query, target)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {
+            "type": "actions",
+            "block_id": "call_choices",
+            "elements": [_button(target, f"Call {target.label}")],
+        },
+    ]
+    return Answer(text, blocks)

@@ -30,8 +30,17 @@ def no_match(query: str, company_name: str) -> str:
     return f"No lead, customer or deal of {company_name} matches “{query}”."
 
 
-def several(query: str, shown: int) -> str:
+def several(query: str, shown: int, more: int = 0) -> str:
+    if more:
+        return (
+            f"Several matches for “{query}”; pick who to call (showing {shown}; "
+            f"{more} more — narrow your search):"
+        )
     return f"Several matches for “{query}”; pick who to call (showing {shown}):"
+
+
+def confirm(query: str, target: CallTarget) -> str:
+    return f"The only match for “{query}” is {target.label}; call them?"
 
 
 def no_phone(target: CallTarget) -> str:

@@ -58,10 +58,10 @@ def test_a_customer_and_a_deal_are_found_by_name(
         company=acme, title="Umbrella renewal", contact_name="Pat Roe", contact_phone="4155550188"
     )
 
-    assert ack(alice_slack.command("marta"))["text"] == (
+    assert ack(alice_slack.command("marta quist"))["text"] == (
         "Calling Marta Quist (customer) at +14155550177 from +14155550100…"
     )
-    assert ack(alice_slack.command("umbrella"))["text"] == (
+    assert ack(alice_slack.command("Umbrella Renewal"))["text"] == (
         "Calling Umbrella renewal – Pat Roe (deal) at +14155550188 from +14155550100…"
     )
     worker.drain()
@@ -182,7 +182,7 @@ def test_the_charlie_of_globex_calls_from_globex_only(
     fake_slack.users["UCHARLIE"] = charlie.email
     charlie_slack = SlackUser(client, fake_slack, team_id=GLOBEX_TEAM, user_id="UCHARLIE")
 
-    assert ack(charlie_slack.command("zed"))["text"] == (
+    assert ack(charlie_slack.command("zed globex"))["text"] == (
         "Calling Zed Globex (lead) at +14155550166 from +14155550200…"
     )
     worker.drain()
@@ -259,3 +259,66 @@ def test_a_click_by_a_linked_person_is_queued_though_the_reply_url_is_slow(
     assert response.status_code == 200
     assert time.monotonic() - started < 2.0
     assert worker.queued() == 2
+
+
+def test_many_leads_do_not_hide_the_customers_and_deals_that_match(
+    alice_slack, acme, globex, alice_number, worker
+):
+    for n in range(7):
+        lead(acme, "Kim", f"Lead{n}")
+    lead(globex, "Kim", "Outsider")  # another company's: never shown nor counted
+    customer = factories.CustomerFactory(user__first_name="Kim", user__last_name="Customer")
+    CustomerCompany.objects.create(customer=customer, company=acme)
+    factories.DealFactory(company=acme, title="Kim's renewal", contact_name="Pat Roe")
+
+    body = ack(alice_slack.command("kim"))
+
+    assert body["text"].startswith(
+        "Several matches for “kim”; pick who to call (showing 6; 3 more — narrow your search):"
+    )
+    [buttons] = [b["elements"] for b in body["blocks"] if b["type"] == "actions"]
+    kinds = [b["value"].split(":")[0] for b in buttons]
+    assert sorted(kinds) == ["customer", "deal", "lead", "lead", "lead", "lead"]
+    assert "Outsider" not in body["text"]
+    assert worker.queued() == 0
+
+
+def test_a_full_name_match_comes_first(alice_slack, acme, alice_number, worker):
+    lead(acme, "Sam", "Jonesalot", "+14155550101")
+    customer = factories.CustomerFactory(user__first_name="Sam", user__last_name="Jones")
+    CustomerCompany.objects.create(customer=customer, company=acme)
+
+    body = ack(alice_slack.command("SAM  JONES"))
+
+    [buttons] = [b["elements"] for b in body["blocks"] if b["type"] == "actions"]
+    assert [b["text"]["text"] for b in buttons] == ["Sam Jones (customer)", "Sam Jonesalot (lead)"]
+    assert worker.queued() == 0
+
+
+def test_a_lone_loose_match_is_offered_with_a_button_not_called(
+    alice_slack, acme, alice, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    alan = lead(acme, "Alan", "Smith", "+14155550142")
+
+    body = ack(alice_slack.command("al"))
+
+    assert body["text"] == "The only match for “al” is Alan Smith (lead); call them?"
+    [buttons] = [b["elements"] for b in body["blocks"] if b["type"] == "actions"]
+    assert [b["text"]["text"] for b in buttons] == ["Call Alan Smith (lead)"]
+    assert worker.queued() == 0
+
+    response = alice_slack.click(buttons[0]["action_id"], buttons[0]["value"])
+
+    assert response.status_code == 200
+    worker.drain()
+    call = Call.objects.get()
+    assert (call.lead, call.user, call.to_number) == (alan, alice, "+14155550142")
+
+
+def test_a_lone_full_name_match_is_called_at_once(alice_slack, acme, alice_number, worker):
+    lead(acme, "Alan", "Smith", "+14155550142")
+
+    assert ack(alice_slack.command("alan smith"))["text"] == (
+        "Calling Alan Smith (lead) at +14155550142 from +14155550100…"
+    )
+    assert worker.queued() == 1

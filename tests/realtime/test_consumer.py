@@ -142,18 +142,20 @@ async def test_resume_replays_missed_events_in_order():
         await notify(alice, title)
     comm, _ = await connect_as(alice.id)
     await comm.send_json_to({"type": "resume", "after": seen["id"]})
-    # Events the relay had not yet settled when the resume was served arrive live after
-    # "resumed"; either way each comes once and in order.
-    events, resumed = [], None
-    while len(events) < 3 or resumed is None:
+    # As docs/PROTOCOL.md tells clients: live events may arrive between hello and the replay
+    # (and repeat in it), and events the relay had not settled arrive after "resumed". Hold
+    # everything until "resumed", handle it by id, skip ids already handled.
+    frames, resumed = {}, None
+    while len(frames) < 3 or resumed is None:
         frame = await comm.receive_json_from()
         if frame["type"] == "event":
-            events.append(frame)
+            frames.setdefault(frame["id"], frame)
+            if resumed is not None:  # after "resumed", ids only grow
+                assert frame["id"] == max(frames), frame
         else:
             assert frame["type"] == "resumed", frame
             resumed = frame
-    assert [f["data"]["title"] for f in events] == ["two", "three", "four"]
-    assert events[0]["id"] < events[1]["id"] < events[2]["id"]
+    assert [frames[i]["data"]["title"] for i in sorted(frames)] == ["two", "three", "four"]
     assert resumed["recovered"] is True and resumed["replayed"] <= 3
     assert await comm.receive_nothing(timeout=0.2)
     await comm.disconnect()

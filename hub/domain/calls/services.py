@@ -265,6 +265,21 @@ def call_update_status(
     end_time: datetime | None = None,
 ) -> Call:
     """Set the call's status (and timing when known); pushes only when the status changed."""
+    return call_status_set(
+        call=call, status=status, duration=duration, start_time=start_time, end_time=end_time
+    )
+
+
+def call_status_set(
+    *,
+    call: Call,
+    status: str,
+    duration: int | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+) -> Call:
+    """:func:`call_update_status` for a caller already inside its own transaction (no savepoint:
+    a failure here fails the caller's whole transaction)."""
     if status not in CallStatus.values:
         raise ValidationError({"status": f"Unknown call status {status!r}."})
     previous = call.status

@@ -79,6 +79,14 @@ def status_advances(current: str, new: str) -> bool:
     return status_rank(new) > status_rank(current)
 
 
+def _refreshed(call: Call) -> Call:
+    """``call`` with the stored values of its row, locked until the transaction ends."""
+    locked = Call.objects.select_for_update().get(pk=call.pk)
+    for field in Call._meta.concrete_fields:
+        setattr(call, field.attname, getattr(locked, field.attname))
+    return call
+
+
 def _merged(call: Call, *, duration, start_time, end_time, price, price_unit) -> dict:
     changes: dict = {}
     if duration is not None and (call.duration is None or duration > call.duration):
@@ -105,13 +113,15 @@ def call_status_apply(
     end_time: datetime | None = None,
     price: Decimal | None = None,
     price_unit: str | None = None,
+    locked: bool = False,
 ) -> bool:
     """Apply one Twilio status report to the call; return whether anything changed.
 
     Locks the call row, so concurrent reports for one call apply one after the other. ``call``
-    is refreshed in place with the stored values.
+    is refreshed in place with the stored values. ``locked=True`` says the caller read ``call``
+    with ``select_for_update`` in the current transaction, so it is used as it is.
     """
-    from hub.domain.calls.services import call_update_status
+    from hub.domain.calls.services import call_status_set
 
     status = twilio_status_map(twilio_status)
     if status is None:
@@ -123,9 +133,10 @@ def call_status_apply(
             sequence_number,
         )
         return False
-    locked = Call.objects.select_for_update().get(pk=call.pk)
+    if not locked:
+        call = _refreshed(call)
     changes = _merged(
-        locked,
+        call,
         duration=duration,
         start_time=start_time,
         end_time=end_time,
@@ -133,21 +144,19 @@ def call_status_apply(
         price_unit=price_unit,
     )
     for name, value in changes.items():
-        setattr(locked, name, value)
-    moved = status_advances(locked.status, status)
+        setattr(call, name, value)
+    moved = status_advances(call.status, status)
     if moved:
-        call_update_status(
-            call=locked,
+        call_status_set(
+            call=call,
             status=status,
-            duration=locked.duration,
-            start_time=locked.start_time,
-            end_time=locked.end_time,
+            duration=call.duration,
+            start_time=call.start_time,
+            end_time=call.end_time,
         )
         extra = [name for name in ("price", "price_unit") if name in changes]
         if extra:
-            locked.save(update_fields=extra)
+            call.save(update_fields=extra)
     elif changes:
-        locked.save(update_fields=list(changes))
-    for name in ("status", "duration", "start_time", "end_time", "price", "price_unit"):
-        setattr(call, name, getattr(locked, name))
+        call.save(update_fields=list(changes))
     return moved or bool(changes)

@@ -286,8 +286,9 @@ def _status(row: TwilioCallback) -> str:
     if call is None:
         return _nobody(row)
     # A call created from this very callback already holds everything it reports.
+    # call_ensure read the call with select_for_update in this transaction: no second read.
     changed = (created and status is not None) or call_status_apply(
-        call=call, twilio_status=raw, sequence_number=row.sequence_number, **reported
+        call=call, twilio_status=raw, sequence_number=row.sequence_number, locked=True, **reported
     )
     if status is None:
         return f"unknown status {raw[:40]!r}: call left unchanged"

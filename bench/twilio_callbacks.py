@@ -102,40 +102,74 @@ def prepare_database(env: dict[str, str]) -> int:
     return owner
 
 
+#: --mix lifecycle: each call reports these, in order (Twilio's string, the status pushed).
+LIFECYCLE = (
+    ("initiated", "Initiated"),
+    ("ringing", "Ringing"),
+    ("in-progress", "InProgress"),
+    ("completed", "Completed"),
+)
+#: Calls in flight at once with --mix lifecycle: one call's callbacks come WINDOW posts apart.
+WINDOW = 50
+
+
 class Poster:
-    """Posts signed status callbacks, each for a new call, and times the answers."""
+    """Posts signed status callbacks and times the answers.
+
+    ``mix="new"``: each callback is a new call (ringing): the costliest kind, one
+    ``call.created`` push each. ``mix="lifecycle"``: each call reports initiated, ringing,
+    in-progress and completed, ``WINDOW`` calls interleaved, as a busy line's callbacks arrive;
+    one push per status change.
+    """
 
     def __init__(
-        self, port: int, session: aiohttp.ClientSession, label: str, database: str
+        self, port: int, session: aiohttp.ClientSession, label: str, database: str, mix: str
     ) -> None:
         self.url = f"http://127.0.0.1:{port}/twilio/voice/status"
         self.cpu_groups = cpu_groups(port, database)
         self.session = session
         self.validator = RequestValidator(AUTH_TOKEN)
         self.label = label
+        self.mix = mix
         self.seq = 0
-        self.sent_at: dict[str, float] = {}
+        self.base_seq = 0
+        self.base_call = 0
+        self.last_call = 0
+        #: "<CallSid>/<status pushed>" → (seq, time sent)
+        self.sent_at: dict[str, tuple[int, float]] = {}
         self.answers: list[float] = []
         self.statuses: dict[int, int] = {}
 
-    def params(self) -> dict[str, str]:
+    def params(self) -> tuple[str, dict[str, str]]:
         self.seq += 1
-        return {
+        if self.mix == "lifecycle":
+            block, offset = divmod(self.seq - 1 - self.base_seq, WINDOW * len(LIFECYCLE))
+            step, slot = divmod(offset, WINDOW)
+            call_no = self.base_call + block * WINDOW + slot + 1
+        else:
+            step, call_no = 1, self.base_call + self.seq - self.base_seq
+        self.last_call = max(self.last_call, call_no)
+        twilio_status, pushed = LIFECYCLE[step]
+        sid = f"CA{os.getpid():08x}{self.label[:4].encode().hex():0>8}{call_no:016x}"
+        params = {
             "AccountSid": ACCOUNT_SID,
-            "CallSid": f"CA{os.getpid():08x}{self.label[:4].encode().hex():0>8}{self.seq:016x}",
-            "CallStatus": "ringing",
-            "SequenceNumber": "0",
+            "CallSid": sid,
+            "CallStatus": twilio_status,
+            "SequenceNumber": str(step),
             "Direction": "inbound",
             "From": "+14155550100",
             "To": NUMBER,
             "ApiVersion": "2010-04-01",
         }
+        if twilio_status == "completed":
+            params["CallDuration"] = "30"
+        return f"{sid}/{pushed}", params
 
     async def post_one(self) -> None:
-        params = self.params()
+        key, params = self.params()
         headers = {"X-Twilio-Signature": self.validator.compute_signature(self.url, params)}
         started = time.perf_counter()
-        self.sent_at[params["CallSid"]] = time.time()
+        self.sent_at[key] = (self.seq, time.time())
         try:
             async with self.session.post(self.url, data=params, headers=headers) as response:
                 await response.read()
@@ -148,6 +182,8 @@ class Poster:
     async def steady(self, rate: float, seconds: float) -> float:
         self.answers.clear()
         self.statuses.clear()
+        # Each phase starts with new calls, so no call straddles two phases.
+        self.base_seq, self.base_call = self.seq, self.last_call
         tasks = []
         start_at = time.monotonic()
         for i in range(int(rate * seconds)):
@@ -179,11 +215,19 @@ class Browser:
             now = time.time()
             frame = json.loads(message)
             if frame.get("type") == "event" and frame.get("topic") == "calls":
-                self.seen.setdefault(frame["data"]["twilio_call_sid"], now)
+                data = frame["data"]
+                self.seen.setdefault(f"{data['twilio_call_sid']}/{data['status']}", now)
 
-    async def wait_for(self, sids, timeout: float = 60) -> None:
+    async def wait_for(self, keys, timeout: float = 60, settle: float = 5) -> None:
+        """Until every key was pushed, or nothing new came for ``settle`` s (a status applied
+        after a later one changes nothing, so it is never pushed), or ``timeout``."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(s in self.seen for s in sids):
+        last_count, last_change = -1, time.monotonic()
+        while time.monotonic() < deadline and not all(k in self.seen for k in keys):
+            if len(self.seen) != last_count:
+                last_count, last_change = len(self.seen), time.monotonic()
+            elif time.monotonic() - last_change > settle:
+                return
             await asyncio.sleep(0.05)
 
     async def close(self) -> None:
@@ -204,7 +248,7 @@ def figures(poster: Poster, elapsed: float, browser: Browser | None, sids) -> di
         "statuses": {str(s or "no answer"): n for s, n in sorted(poster.statuses.items())},
     }
     if browser is not None:
-        lat = [(browser.seen[s] - poster.sent_at[s]) * 1000 for s in sids if s in browser.seen]
+        lat = [(browser.seen[k] - poster.sent_at[k][1]) * 1000 for k in sids if k in browser.seen]
         row |= {
             "push_p50_ms": pct(lat, 0.50),
             "push_p99_ms": pct(lat, 0.99),
@@ -286,7 +330,7 @@ async def run_rates(poster: Poster, args, browser: Browser | None) -> list[dict]
         first = poster.seq + 1
         cpu_before = cpu_seconds(poster.cpu_groups)
         elapsed = await poster.steady(rate, args.seconds)
-        sids = [s for s in poster.sent_at if int(s[-16:], 16) >= first]
+        sids = [key for key, (seq, _) in poster.sent_at.items() if seq >= first]
         if browser is not None:
             await browser.wait_for(sids, 30)
         cpu = cpu_per_callback(cpu_before, cpu_seconds(poster.cpu_groups), len(sids))
@@ -313,6 +357,12 @@ async def main() -> None:
     parser.add_argument("--burst-rate", type=float, default=400.0)
     parser.add_argument("--burst-seconds", type=float, default=10.0)
     parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument(
+        "--mix",
+        choices=("new", "lifecycle"),
+        default="new",
+        help="new: each callback a new call (the costliest); lifecycle: 4 status callbacks per call",
+    )
     parser.add_argument(
         "--worker-nice",
         type=int,
@@ -349,7 +399,7 @@ async def main() -> None:
             lambda: _port_open(base_port),
         )
         try:
-            poster = Poster(base_port, session, "baseline", database)
+            poster = Poster(base_port, session, "baseline", database, args.mix)
             rows += await run_rates(poster, args, None)
             rows.append(await run_burst(poster, args, env, "bench_baseline_callback"))
         finally:
@@ -377,7 +427,7 @@ async def main() -> None:
         browser = Browser()
         try:
             await browser.open(port, token_for(owner, env["SECRET_KEY"]))
-            poster = Poster(port, session, "hub", database)
+            poster = Poster(port, session, "hub", database, args.mix)
             rows += await run_rates(poster, args, browser)
             rows.append(await run_burst(poster, args, env, "hub_twilio_callback"))
             deadline = time.monotonic() + 120

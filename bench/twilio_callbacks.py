@@ -264,6 +264,7 @@ def cpu_groups(port: int, database: str) -> tuple[tuple[str, str], ...]:
     """Each part of the run, and a string only its processes' command lines hold."""
     return (
         ("web", f"tcp:port={port}:"),
+        ("web", f"--port {port} "),
         ("worker", "rundramatiq"),
         ("worker", "dramatiq "),
         ("relay", "hub_relay"),
@@ -313,6 +314,25 @@ def daphne(port: int, app: str) -> list[str]:
     return [str(BIN / "daphne"), "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096", app]
 
 
+def uvicorn(port: int, app: str) -> list[str]:
+    """The optional web server (docs/processes.md), for comparison."""
+    return [
+        str(BIN / "uvicorn"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backlog",
+        "4096",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--ws-ping-interval",
+        "0",
+        app,
+    ]
+
+
 def stop(procs) -> None:
     for proc in procs:
         proc.terminate()
@@ -357,6 +377,9 @@ async def main() -> None:
     parser.add_argument("--burst-rate", type=float, default=400.0)
     parser.add_argument("--burst-seconds", type=float, default=10.0)
     parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument(
+        "--web", choices=("daphne", "uvicorn"), default="daphne", help="the hub's web server"
+    )
     parser.add_argument(
         "--mix",
         choices=("new", "lifecycle"),
@@ -423,7 +446,8 @@ async def main() -> None:
             env,
             lambda: True,
         )
-        web = start(daphne(port, "config.asgi:application"), env, lambda: http_ok(port))
+        server = uvicorn if args.web == "uvicorn" else daphne
+        web = start(server(port, "config.asgi:application"), env, lambda: http_ok(port))
         browser = Browser()
         try:
             await browser.open(port, token_for(owner, env["SECRET_KEY"]))

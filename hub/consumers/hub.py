@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import time
+import uuid
 from collections import deque
 from typing import Any
 
@@ -18,6 +19,7 @@ from hub.consumers import protocol
 from hub.consumers.dispatcher import dispatcher
 from hub.consumers.tokens import TokenError, access_token_decode
 from hub.domain.events.audience import Viewer
+from hub.ops.middleware import valid_request_id
 
 log = structlog.get_logger("hub.ws")
 
@@ -146,6 +148,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
+        # The upgrade request's X-Request-ID (when sane) names the connection in every log line
+        # of its task, as an HTTP request's id does (hub.ops.middleware).
+        given = dict(self.scope.get("headers", ())).get(b"x-request-id", b"")
+        self.request_id = valid_request_id(given.decode("latin-1")) or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=self.request_id)
         self.last_seen = time.monotonic()
         self.outbox: deque = _NO_OUTBOX  # replaced by a real deque when a send must wait
         self.pending: list[tuple[int, dict]] = _NO_PENDING
@@ -419,7 +426,12 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.outbox = _NO_OUTBOX
         dispatcher.unregister(self)
         log.info(
-            "closing websocket", code=code, reason=reason, user_id=getattr(self.user, "id", None)
+            "closing websocket",
+            code=code,
+            reason=reason,
+            user_id=getattr(self.user, "id", None),
+            # Also when another task (the dispatcher) closes it.
+            request_id=getattr(self, "request_id", None),
         )
         raw = self.raw
         if raw is not None and code != 1000 and not 3000 <= code <= 4999:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hub.domain.authentication.models import CompanyUser, CustomerCompany, UserInvitation
-from hub.domain.calls.models import CallNote, CallRecording, VoicemailMessage
+from hub.domain.calls.models import CallNote, CallRecording, OpeningHours, VoicemailMessage
 from hub.domain.crm.models import Activity
 from hub.domain.customers.models import (
     CustomerInteraction,
@@ -183,6 +183,11 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
             duration=7,
             recording_url="https://recordings.test/vm",
             transcription=f"{label} voicemail",
+        ),
+        "opening_hours": OpeningHours.objects.create(
+            company=company,
+            timezone="Europe/Berlin",
+            closed_message=f"{label} is closed. Please leave a message after the tone.",
         ),
         "slack_installation": slack,
         "slack_user_link": SlackUserLink.objects.create(

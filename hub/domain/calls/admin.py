@@ -13,6 +13,7 @@ from hub.console.admin_base import (
     adopt,
     save_with_services,
 )
+from hub.domain.calls.hours import DAYS, OpeningHours, schedule_ranges, timezone_choices
 from hub.domain.calls.models import Call, CallNote, CallRecording, PhoneNumber, VoicemailMessage
 from hub.domain.calls.services import (
     call_create,
@@ -253,3 +254,73 @@ class VoicemailMessageAdmin(ScopedModelAdmin):
             for name, value in listened.items():
                 setattr(obj, name, value)
             obj.save(update_fields=list(listened))
+
+
+_DAY_HELP = "Ranges as HH:MM-HH:MM, separated by commas (24:00 for midnight); empty: closed."
+
+
+def _day_text(pairs: object) -> str:
+    if not isinstance(pairs, list):
+        return ""
+    return ", ".join(f"{pair[0]}-{pair[1]}" for pair in pairs if len(pair) == 2)
+
+
+def _day_pairs(day: str, text: str) -> list[list[str]]:
+    pairs = []
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        start, dash, end = part.partition("-")
+        if not dash:
+            raise ValidationError(f"{part!r}: write a range as HH:MM-HH:MM.")
+        pairs.append([start.strip(), end.strip()])
+    schedule_ranges({day: pairs})  # HH:MM, start before end, no overlaps
+    return pairs
+
+
+class OpeningHoursForm(forms.ModelForm):
+    """The weekly schedule as one line of ranges per day rather than raw JSON."""
+
+    timezone = forms.ChoiceField(choices=timezone_choices, initial="UTC")
+    mon = forms.CharField(label="Monday", required=False, help_text=_DAY_HELP)
+    tue = forms.CharField(label="Tuesday", required=False)
+    wed = forms.CharField(label="Wednesday", required=False)
+    thu = forms.CharField(label="Thursday", required=False)
+    fri = forms.CharField(label="Friday", required=False)
+    sat = forms.CharField(label="Saturday", required=False)
+    sun = forms.CharField(label="Sunday", required=False)
+
+    class Meta:
+        model = OpeningHours
+        # The schedule is built from the day fields in clean().
+        fields = ("company", "timezone", "closed_message", "is_enabled")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        schedule = self.instance.schedule if isinstance(self.instance.schedule, dict) else {}
+        for day in DAYS:
+            self.initial.setdefault(day, _day_text(schedule.get(day)))
+
+    def clean(self):
+        cleaned = super().clean()
+        schedule = {}
+        for day in DAYS:
+            try:
+                schedule[day] = _day_pairs(day, cleaned.get(day) or "")
+            except ValidationError as error:
+                self.add_error(day, error.messages)
+        if not any(day in self.errors for day in DAYS):
+            self.instance.schedule = schedule
+        return cleaned
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(ScopedModelAdmin):
+    form = OpeningHoursForm
+    list_display = ("company", "is_enabled", "timezone", "updated_at")
+    list_filter = ("is_enabled", "company")
+    search_fields = ("company__company_name", "timezone")
+    list_select_related = ("company",)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        first = [name for name in ("company", "is_enabled", "timezone", *DAYS) if name in fields]
+        return [*first, *(name for name in fields if name not in first)]

@@ -192,3 +192,7 @@ class VoicemailMessage(models.Model):
 
     def __str__(self) -> str:
         return f"Voicemail from {self.from_number}"
+
+
+# Hub-owned (hub_opening_hours), kept beside the calls it governs; imported to be registered.
+from hub.domain.calls.hours import OpeningHours  # noqa: E402, F401

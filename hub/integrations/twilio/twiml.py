@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
+from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
 
+from hub.domain.calls.hours import OpeningHours
 from hub.domain.calls.inbound import e164_or_none
 from hub.domain.calls.models import Call, PhoneNumber
 
 RING_SECONDS = 20
 VOICEMAIL_MAX_SECONDS = 120
+NOBODY_AVAILABLE = "Nobody can take your call right now. Please leave a message after the tone."
 
 
 def _url(path: str) -> str:
     return f"{settings.HUB_PUBLIC_URL}{path}"
 
 
-def _voicemail(response: VoiceResponse) -> VoiceResponse:
-    response.say("Nobody can take your call right now. Please leave a message after the tone.")
+def _voicemail(response: VoiceResponse, message: str = NOBODY_AVAILABLE) -> VoiceResponse:
+    response.say(message)
     response.record(
         action=_url("/twilio/voice/voicemail"),
         method="POST",
@@ -32,13 +37,24 @@ def _voicemail(response: VoiceResponse) -> VoiceResponse:
     return response
 
 
-def incoming(number: PhoneNumber | None) -> str:
-    """Ring the number's owner; voicemail when they do not answer, have no phone or left."""
+def incoming(
+    number: PhoneNumber | None,
+    *,
+    hours: OpeningHours | None = None,
+    at: datetime | None = None,
+) -> str:
+    """Ring the number's owner; voicemail when they do not answer, have no phone or left.
+
+    Outside the company's opening ``hours`` (checked at ``at``, by default now) nobody is rung:
+    the caller hears the closed message and goes straight to voicemail.
+    """
     response = VoiceResponse()
     if number is None:
         response.say("Sorry, this number is not in service. Goodbye.")
         response.hangup()
         return str(response)
+    if hours is not None and not hours.is_open(at or timezone.now()):
+        return str(_voicemail(response, hours.closed_message_for(number.company.company_name)))
     # A number whose owner left the company (see company_number_find) goes to voicemail.
     owner = number.user if getattr(number, "owner_is_member", True) else None
     owner_phone = e164_or_none(owner.phone) if owner is not None else None

@@ -28,6 +28,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from hub.domain.calls import hours as opening_hours
 from hub.domain.calls.inbound import call_outbound_find, company_number_find
 from hub.integrations.twilio import twiml
 from hub.integrations.twilio.inbox import CALLBACKS, callback_store
@@ -168,7 +169,14 @@ def _no_content(params: dict[str, Any]) -> HttpResponse:
 
 
 def _incoming(params: dict[str, Any]) -> HttpResponse:
-    return _xml(twiml.incoming(company_number_find(params.get("To"))))
+    number = company_number_find(params.get("To"))
+    # One small query more (the unique company_id index), none for an unknown number.
+    hours = (
+        opening_hours.opening_hours_find(company_id=number.company_id)
+        if number is not None
+        else None
+    )
+    return _xml(twiml.incoming(number, hours=hours, at=opening_hours.now()))
 
 
 def _dialed(params: dict[str, Any]) -> HttpResponse:

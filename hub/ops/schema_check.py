@@ -102,12 +102,16 @@ class TableShape:
 
 
 def shared_models() -> list[type[models.Model]]:
-    """Return every model with a shared table, the automatic M2M join tables included."""
+    """Return every model with a shared table, the automatic M2M join tables included.
+
+    A shared app may hold a hub-owned model (``hub_*``, e.g. calls' opening hours): not shared.
+    """
     found = []
     for label in SHARED_APPS:
         for model in apps.get_app_config(label).get_models(include_auto_created=True):
             opts = model._meta
-            if opts.managed and not opts.proxy and not opts.swapped:
+            shared = opts.db_table.startswith(SHARED_PREFIXES)
+            if shared and opts.managed and not opts.proxy and not opts.swapped:
                 found.append(model)
     return sorted(found, key=lambda model: model._meta.db_table)
 

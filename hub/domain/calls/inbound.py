@@ -207,17 +207,20 @@ def call_ensure(
     from_number: str,
     to_number: str,
     status: str = CallStatus.INITIATED,
+    sid_locked: bool = False,
     **fields: Any,
 ) -> tuple[Call | None, bool]:
     """Return the call with this CallSid, locked, and whether it was created just now.
 
     An unknown call is created (with ``status`` and ``fields``) when a company owns its
-    number; the call is None when none does.
+    number; the call is None when none does. ``sid_locked=True``: the caller took the CallSid
+    lock in this transaction already, before this function's first read (see
+    :func:`call_sid_lock_sql`).
     """
     call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
     if call is not None:
         return call, False
-    if _call_sid_lock(call_sid):
+    if not sid_locked and _call_sid_lock(call_sid):
         # Whoever held the lock may have created the call; we see it once they committed.
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
         if call is not None:
@@ -298,6 +301,19 @@ def call_outbound_find(*, call_sid: str, from_number: str, to_number: str) -> Ca
     if adopted is None:
         return None
     return calls.filter(pk=adopted.pk).first()
+
+
+def call_sid_lock_sql(column: str) -> tuple[str, tuple[int]] | None:
+    """SQL taking the CallSid lock of ``column``'s value, to read along with a row (PostgreSQL).
+
+    A caller that reads its own row with this in the same statement holds the lock from then
+    on, and passes ``sid_locked=True`` to :func:`call_ensure`: one statement fewer, and no
+    second read, for a call not known yet. None where no lock is needed (SQLite).
+    """
+    if connection.vendor != "postgresql":
+        return None
+    # ``column`` comes from the caller's model, never from a request.
+    return f"pg_advisory_xact_lock(%s, hashtext({column}))", (_CALL_SID_LOCK_CLASS,)
 
 
 def _call_sid_lock(call_sid: str) -> bool:

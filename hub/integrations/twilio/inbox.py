@@ -20,7 +20,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, TextField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from prometheus_client import Counter
 
@@ -29,6 +30,7 @@ from hub.domain.calls.inbound import (
     call_ensure,
     call_missed_notify,
     call_recording_upsert,
+    call_sid_lock_sql,
     voicemail_receive,
 )
 from hub.domain.calls.models import Call, CallDirection, CallStatus
@@ -103,7 +105,7 @@ def callback_process(callback_id: int) -> str | None:
     """Apply one stored callback once; return its outcome (None if already processed)."""
     try:
         with transaction.atomic():
-            row = TwilioCallback.objects.select_for_update().filter(pk=callback_id).first()
+            row = _locked_row(callback_id)
             if row is None or row.processed_at is not None:
                 return None
             outcome = _HANDLERS[row.kind](row)
@@ -118,6 +120,18 @@ def callback_process(callback_id: int) -> str | None:
         raise
     PROCESSED.labels(kind=row.kind, result="ok").inc()
     return outcome
+
+
+def _locked_row(callback_id: int) -> TwilioCallback | None:
+    """The row, locked; on PostgreSQL its CallSid's lock is taken in the same statement, so
+    call_ensure need not take it (nor read the call again) for a call not known yet."""
+    rows = TwilioCallback.objects.select_for_update().filter(pk=callback_id)
+    lock = call_sid_lock_sql(cast(str, TwilioCallback._meta.get_field("call_sid").column))
+    if lock is not None:
+        # Constant SQL (the column is the model's), its one value bound as a parameter.
+        sql, params = lock
+        rows = rows.annotate(sid_locked=RawSQL(sql, params, output_field=TextField()))  # noqa: S611
+    return rows.first()
 
 
 def _finish(row: TwilioCallback, outcome: str) -> None:
@@ -241,6 +255,7 @@ def _call_created(row: TwilioCallback, status: str, **fields) -> tuple[Call | No
     p = row.params
     return call_ensure(
         call_sid=row.call_sid,
+        sid_locked=hasattr(row, "sid_locked"),
         direction=_direction(p),
         from_number=str(p.get("From") or ""),
         to_number=str(p.get("To") or ""),

@@ -5,22 +5,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from hub.domain.authentication.models import Company
 from hub.integrations.slack.client import SlackError, auth_identity
 from hub.integrations.slack.services import slack_installation_register
-
-
-def _company(value: str) -> Company:
-    if value.isdigit():
-        company = Company.objects.filter(pk=int(value)).first()
-    else:
-        matches = list(Company.objects.filter(company_name__iexact=value)[:2])
-        if len(matches) > 1:
-            raise CommandError(f"several companies are named {value!r}; give its id")
-        company = matches[0] if matches else None
-    if company is None:
-        raise CommandError(f"no company with id or name {value!r}")
-    return company
+from hub.ops.commands import company_arg
 
 
 class Command(BaseCommand):
@@ -41,7 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        company = _company(options["company"])
+        company = company_arg(options["company"])
         team_id, token = options["team"].strip(), options["bot_token"].strip()
         bot_user_id = team_name = ""
         if not options["no_verify"]:

@@ -7,9 +7,9 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from hub.domain.authentication.models import Company
 from hub.domain.calls.reconcile import calls_backfill
 from hub.integrations.twilio.rest import TwilioError
+from hub.ops.commands import company_arg
 
 
 def _day(value: str) -> date:
@@ -17,19 +17,6 @@ def _day(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
-
-
-def _company(value: str) -> Company:
-    if value.isdigit():
-        company = Company.objects.filter(pk=int(value)).first()
-    else:
-        matches = list(Company.objects.filter(company_name__iexact=value)[:2])
-        if len(matches) > 1:
-            raise CommandError(f"several companies are named {value!r}; give its id")
-        company = matches[0] if matches else None
-    if company is None:
-        raise CommandError(f"no company with id or name {value!r}")
-    return company
 
 
 class Command(BaseCommand):
@@ -45,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--until", required=True, help="last day, YYYY-MM-DD")
 
     def handle(self, *args, **options) -> None:
-        company = _company(options["company"])
+        company = company_arg(options["company"])
         since, until = _day(options["since"]), _day(options["until"])
         self.stdout.write(
             f"backfilling the calls of {company.company_name} (id {company.pk}) "

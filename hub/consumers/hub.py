@@ -6,7 +6,6 @@ import asyncio
 import functools
 import json
 import time
-import uuid
 from collections import deque
 from typing import Any
 
@@ -19,7 +18,7 @@ from hub.consumers import protocol
 from hub.consumers.dispatcher import dispatcher
 from hub.consumers.tokens import TokenError, access_token_decode
 from hub.domain.events.audience import Viewer
-from hub.ops.middleware import valid_request_id
+from hub.ops.middleware import request_id_from
 
 log = structlog.get_logger("hub.ws")
 
@@ -151,7 +150,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         # The upgrade request's X-Request-ID (when sane) names the connection in every log line
         # of its task, as an HTTP request's id does (hub.ops.middleware).
         given = dict(self.scope.get("headers", ())).get(b"x-request-id", b"")
-        self.request_id = valid_request_id(given.decode("latin-1")) or uuid.uuid4().hex
+        self.request_id = request_id_from(given.decode("latin-1"))
         structlog.contextvars.bind_contextvars(request_id=self.request_id)
         self.last_seen = time.monotonic()
         self.outbox: deque = _NO_OUTBOX  # replaced by a real deque when a send must wait

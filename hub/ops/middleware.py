@@ -29,8 +29,14 @@ def valid_request_id(given: str) -> str | None:
     return given if _VALID_ID.fullmatch(given) else None
 
 
+def request_id_from(given: str) -> str:
+    """The request id to use for a request whose ``X-Request-ID`` was ``given``: it, when sane,
+    else a new one. For HTTP requests, the Twilio ASGI path and websocket connections alike."""
+    return valid_request_id(given) or uuid.uuid4().hex
+
+
 def _request_id(request) -> str:
-    return valid_request_id(request.headers.get("X-Request-ID", "")) or uuid.uuid4().hex
+    return request_id_from(request.headers.get("X-Request-ID", ""))
 
 
 class RequestIdMiddleware:

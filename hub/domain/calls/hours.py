@@ -6,6 +6,7 @@ goes to voicemail. No row, or a disabled one, means always open.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ def timezone_validate(name: str) -> None:
         raise ValidationError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin).") from None
 
 
+@functools.cache  # available_timezones() reads the tz database from disk each time
 def timezone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(available_timezones())]
 

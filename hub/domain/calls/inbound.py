@@ -376,8 +376,10 @@ def _number_owner(call: Call) -> User | None:
 
 def call_missed_notify(*, call: Call, outcome: str) -> bool:
     """Tell the owner of the called number about a missed inbound call (once per call)."""
+    if call.direction != CallDirection.INBOUND:
+        return False
     owner = _number_owner(call)
-    if call.direction != CallDirection.INBOUND or owner is None:
+    if owner is None:
         return False
     if call.disposition is None:
         call.disposition = Disposition.BUSY if outcome == CallStatus.BUSY else Disposition.NO_ANSWER

@@ -13,8 +13,6 @@ from django.db.models.functions import Coalesce, Concat, Trim
 from hub.domain.authentication.models import Company, Customer
 from hub.domain.crm.models import Deal, Lead
 
-CALL_TARGET_KINDS = ("lead", "customer", "deal")
-
 
 @dataclass(frozen=True)
 class CallTarget:

@@ -13,10 +13,12 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from hub.console.admin_base import ReadOnlyAdminMixin, ScopedModelAdmin, adopt
-from hub.domain.emails.crypto import credential_encrypt
 from hub.integrations.slack.client import SlackError, auth_identity
 from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, SlackUserLink
-from hub.integrations.slack.services import slack_installation_register
+from hub.integrations.slack.services import (
+    slack_installation_register,
+    slack_installation_update,
+)
 
 
 class SlackInstallationForm(forms.ModelForm):
@@ -116,9 +118,7 @@ class SlackInstallationAdmin(ScopedModelAdmin):
             )
             adopt(obj, saved)
             return
-        if token:
-            obj.bot_token = credential_encrypt(token)
-        obj.save()
+        slack_installation_update(installation=obj, bot_token=token)
 
 
 class SlackUserLinkForm(forms.ModelForm):

@@ -7,15 +7,12 @@ Nothing outside this module knows HTTP or slack_sdk's exceptions: callers see
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.conf import settings
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
-
-logger = logging.getLogger(__name__)
 
 
 class SlackError(Exception):

@@ -49,6 +49,21 @@ def slack_installation_register(
     return installation
 
 
+def slack_installation_update(
+    *, installation: SlackInstallation, bot_token: str | None = None
+) -> SlackInstallation:
+    """Save an installation's edited name, bot user id and on/off switch; with ``bot_token``,
+    replace the stored token (encrypted). Its workspace and company stay: moving a workspace is
+    :func:`slack_installation_register`."""
+    if bot_token:
+        if not bot_token.startswith("xoxb-"):
+            raise ValidationError({"bot_token": "A bot token starts with xoxb-."})
+        installation.bot_token = credential_encrypt(bot_token)
+    installation.full_clean()
+    installation.save()
+    return installation
+
+
 def slack_installation_for_team(team_id: str | None) -> SlackInstallation | None:
     """Return the active installation of a workspace whose company is active, or None."""
     if not team_id:

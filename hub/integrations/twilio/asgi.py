@@ -29,7 +29,6 @@ import contextvars
 import functools
 import logging
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -42,7 +41,7 @@ from django.utils.encoding import escape_uri_path, iri_to_uri
 from hub.integrations.twilio import views
 from hub.integrations.twilio.models import CallbackKind
 from hub.ops import metrics
-from hub.ops.middleware import valid_request_id
+from hub.ops.middleware import request_id_from
 
 logger = logging.getLogger(__name__)
 log = structlog.get_logger("hub.request")
@@ -92,7 +91,7 @@ class TwilioWebhooks:
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
         }
-        request_id = valid_request_id(headers.get("x-request-id", "")) or uuid.uuid4().hex
+        request_id = request_id_from(headers.get("x-request-id", ""))
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 body = await _body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

@@ -18,6 +18,7 @@ from hub.console import selectors
 from hub.domain.authentication.models import Company, User
 from hub.domain.calls.models import CallStatus
 from hub.domain.calls.outbound import CallPlacementError, call_place
+from hub.domain.events.audience import Viewer
 
 
 @staff_member_required
@@ -42,24 +43,43 @@ def call_dial(request: HttpRequest) -> HttpResponse:
     user = _staff_user(request)
     viewer = selectors.console_viewer(user=user)
     to_number = request.POST.get("to_number", "").strip()
-    chosen = request.POST.get("company")
-    company = (
-        Company.objects.filter(id__in=viewer.companies, id=chosen).first() if chosen else None
-    ) or Company.objects.filter(id__in=viewer.companies).order_by("company_name").first()
-    if company is None:
-        messages.error(request, "You are not an active member of any company.")
-    elif not to_number:
-        messages.error(request, "Enter the number to call.")
+    try:
+        company = _dial_company(viewer=viewer, posted=request.POST.get("company"))
+        if not to_number:
+            raise CallPlacementError("Enter the number to call.")
+        call = call_place(user=user, company=company, to_number=to_number)
+    except CallPlacementError as exc:
+        messages.error(request, str(exc))
     else:
-        try:
-            call = call_place(user=user, company=company, to_number=to_number)
-        except CallPlacementError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request, f"Calling {call.to_number} from {call.from_number} (call #{call.id})."
-            )
+        messages.success(
+            request, f"Calling {call.to_number} from {call.from_number} (call #{call.id})."
+        )
     return redirect("console:calls")
+
+
+def _dial_company(*, viewer: Viewer, posted: str | None) -> Company:
+    """Return the company to call from, or raise CallPlacementError saying why there is none.
+
+    A posted company must be one of the viewer's; only when none is posted does the viewer's
+    only company stand in, never the first of several.
+    """
+    if posted is None:
+        if not viewer.companies:
+            raise CallPlacementError("You are not an active member of any company.")
+        if len(viewer.companies) > 1:
+            raise CallPlacementError(
+                "You are a member of several companies: choose the company to call from."
+            )
+        [company_id] = viewer.companies
+    elif posted.isascii() and posted.isdigit() and int(posted) in viewer.companies:
+        company_id = int(posted)
+    elif not posted.strip():
+        raise CallPlacementError("Choose the company to call from.")
+    else:
+        raise CallPlacementError(
+            "You cannot call from that company: it is not one of your active companies."
+        )
+    return Company.objects.get(pk=company_id)
 
 
 @staff_member_required

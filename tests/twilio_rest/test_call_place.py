@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 
+from hub.domain.authentication.models import Company, CompanyUser, User
 from hub.domain.calls.models import Call, CallStatus, Disposition
 from hub.domain.calls.outbound import (
     PENDING_SID_PREFIX,
@@ -198,6 +199,60 @@ def test_another_companys_lead_is_refused(
 
     with pytest.raises(CallPlacementError, match="belongs to another company"):
         call_place(user=alice, company=acme, to_number="+14155550123", lead=lead)
+    assert fake_twilio.requests == []
+
+
+def test_an_inactive_membership_cannot_place_calls_though_its_number_is_still_default(
+    twilio_settings, fake_twilio, acme, alice, alice_number
+):
+    CompanyUser.objects.filter(company=acme, user=alice).update(is_active=False)
+
+    with pytest.raises(CallPlacementError) as refused:
+        call_place(user=alice, company=acme, to_number="+14155550123")
+
+    assert str(refused.value) == (
+        f"{alice.email} is not an active member of Acme, so cannot place calls from its numbers."
+    )
+    assert refused.value.call is None
+    assert not Call.objects.exists()
+    assert fake_twilio.requests == []
+
+
+def test_a_deactivated_user_cannot_place_calls(
+    twilio_settings, fake_twilio, acme, alice, alice_number
+):
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+
+    with pytest.raises(CallPlacementError, match="is not an active member of Acme"):
+        call_place(user=alice, company=acme, to_number="+14155550123")
+    assert not Call.objects.exists()
+    assert fake_twilio.requests == []
+
+
+def test_a_deactivated_company_places_no_calls(
+    twilio_settings, fake_twilio, acme, alice, alice_number
+):
+    Company.objects.filter(pk=acme.pk).update(is_active=False)
+
+    with pytest.raises(CallPlacementError) as refused:
+        call_place(user=alice, company=acme, to_number="+14155550123")
+
+    assert str(refused.value) == "Acme is deactivated in the CRM; its numbers cannot place calls."
+    assert not Call.objects.exists()
+    assert fake_twilio.requests == []
+
+
+def test_an_outsider_holding_a_number_of_the_company_cannot_call_from_it(
+    twilio_settings, fake_twilio, acme, alice_number, charlie
+):
+    # A number left pointing at someone who is no member (the shared table allows it).
+    factories.PhoneNumberFactory(
+        company=acme, user=charlie, phone_number="+14155550177", is_default=True
+    )
+
+    with pytest.raises(CallPlacementError, match="is not an active member of Acme"):
+        call_place(user=charlie, company=acme, to_number="+14155550123")
+    assert not Call.objects.exists()
     assert fake_twilio.requests == []
 
 

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from hub.domain.authentication.models import Company, Customer, User
+from hub.domain.authentication.models import Company, CompanyUser, Customer, User
 from hub.domain.calls.models import Call, CallDirection, CallStatus, PhoneNumber
 from hub.domain.calls.services import call_create, phone_normalize
 from hub.domain.calls.twilio_status import call_status_apply
@@ -86,6 +86,28 @@ def _human(exc: TwilioError, to: str) -> str:
     if exc.status is not None:
         return f"Twilio could not place the call to {to} right now ({exc}); try again shortly."
     return f"Could not place the call to {to}: {exc}."
+
+
+def _caller_check(*, user: User, company: Company) -> None:
+    """Raise CallPlacementError unless the user is an active member of the active company.
+
+    Read afresh: a membership or company may be switched off between the console page or the
+    Slack command and the call. No role is required; every active member may place calls.
+    """
+    row = (
+        CompanyUser.objects.filter(user_id=user.pk, company_id=company.pk)
+        .values_list("is_active", "user__is_active", "company__is_active")
+        .first()
+    )
+    if row is None or not (row[0] and row[1]):
+        raise CallPlacementError(
+            f"{user.email} is not an active member of {company.company_name}, "
+            "so cannot place calls from its numbers."
+        )
+    if not row[2]:
+        raise CallPlacementError(
+            f"{company.company_name} is deactivated in the CRM; its numbers cannot place calls."
+        )
 
 
 @transaction.atomic
@@ -172,12 +194,15 @@ def call_place(
 ) -> Call:
     """Place an outbound call from the user's default number; raise CallPlacementError if not.
 
+    Only an active member of the (active) company may place its calls.
+
     Runs outside any transaction: the row must be committed before Twilio hears of the call.
     """
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError(
             "call_place commits the call before asking Twilio; call it outside a transaction"
         )
+    _caller_check(user=user, company=company)
     number = phone_number_default(user=user, company=company)
     try:
         to = phone_normalize(to_number, region=phone_number_region(number))

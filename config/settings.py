@@ -317,6 +317,8 @@ if TWILIO_ACCOUNT_SID and not (
 TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN")
 # Unprocessed webhook callbacks are re-enqueued this often (by the scheduler process).
 HUB_TWILIO_SWEEP_SECONDS = env_int("HUB_TWILIO_SWEEP_SECONDS", 30, minimum=1)
+# A worker applies at most this many stored callbacks in one transaction.
+HUB_TWILIO_BATCH_SIZE = env_int("HUB_TWILIO_BATCH_SIZE", 20, minimum=1)
 
 # --- Twilio REST --------------------------------------------------------------------------
 # Unset: Twilio's own API. Tests point the real client library at a loopback fake with it.

@@ -85,7 +85,11 @@ class Brokers:
 
     @staticmethod
     def _actors():
-        return (actors.twilio_callback_process, actors.twilio_inbox_sweep)
+        return (
+            actors.twilio_callback_process,
+            actors.twilio_inbox_drain,
+            actors.twilio_inbox_sweep,
+        )
 
     def use(self, broker: dramatiq.Broker) -> dramatiq.Broker:
         for actor in self._actors():
@@ -126,6 +130,8 @@ class Brokers:
     def close(self) -> None:
         for broker in self.redis_brokers:
             broker.flush_all()
+            # A drain message flushed with its queue must not hold back the next test's.
+            broker.client.delete(actors.doorbell_key(broker))
             broker.close()
         for actor, broker in self._originals.items():
             actor.broker = broker

@@ -208,6 +208,7 @@ def call_ensure(
     to_number: str,
     status: str = CallStatus.INITIATED,
     sid_locked: bool = False,
+    known: dict[str, Call] | None = None,
     **fields: Any,
 ) -> tuple[Call | None, bool]:
     """Return the call with this CallSid, locked, and whether it was created just now.
@@ -216,7 +217,20 @@ def call_ensure(
     number; the call is None when none does. ``sid_locked=True``: the caller took the CallSid
     lock in this transaction already, before this function's first read (see
     :func:`call_sid_lock_sql`).
+
+    ``known``: a batch's calls, read with ``select_for_update`` under the CallSid locks the
+    caller holds (:func:`calls_locked`). A sid missing from it has no call yet; a call made
+    here is added to it. The insert then has no savepoint: a duplicate sid fails the caller's
+    transaction, which applies its callbacks one by one instead.
     """
+    if known is not None:
+        call = known.get(call_sid)
+        if call is not None:
+            return call, False
+        created = _call_make(call_sid, direction, from_number, to_number, status, False, fields)
+        if created[0] is not None:
+            known[call_sid] = created[0]
+        return created
     call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
     if call is not None:
         return call, False
@@ -225,6 +239,19 @@ def call_ensure(
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
         if call is not None:
             return call, False
+    return _call_make(call_sid, direction, from_number, to_number, status, True, fields)
+
+
+def _call_make(
+    call_sid: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    status: str,
+    savepoint: bool,
+    fields: dict[str, Any],
+) -> tuple[Call | None, bool]:
+    """Adopt or create the call of a CallSid nobody has yet; the caller holds its lock."""
     if direction == CallDirection.OUTBOUND:
         # Under the CallSid lock, so a second callback for this sid waits and then finds it.
         call = _placeholder_adopt(call_sid, from_number, to_number)
@@ -259,6 +286,7 @@ def call_ensure(
             twilio_call_sid=call_sid,
             status=status,
             validate_unique=False,
+            savepoint=savepoint,
             phone_number=number,
             user=user,
             lead=contact.lead,
@@ -267,6 +295,8 @@ def call_ensure(
             **fields,
         )
     except (IntegrityError, ValidationError):
+        if not savepoint:
+            raise  # the transaction is broken: the caller's fallback takes it from here
         # Another writer created it meanwhile (outside the lock: the CRM, a REST sync).
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
         if call is None:
@@ -314,6 +344,30 @@ def call_sid_lock_sql(column: str) -> tuple[str, tuple[int]] | None:
         return None
     # ``column`` comes from the caller's model, never from a request.
     return f"pg_advisory_xact_lock(%s, hashtext({column}))", (_CALL_SID_LOCK_CLASS,)
+
+
+def calls_locked(call_sids: list[str]) -> dict[str, Call]:
+    """Take the CallSid locks of a batch, then read its calls that exist, locked, by sid.
+
+    The locks are taken in one statement, in the order of their keys, so two batches sharing
+    sids never wait on each other in a circle; the calls are read in the next statement, whose
+    snapshot sees what an earlier holder of a lock created (the caller's transaction holds
+    both until commit). Pass the result as ``known`` to :func:`call_ensure`.
+    """
+    sids = sorted(set(call_sids))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, key) FROM "
+                "(SELECT DISTINCT hashtext(sid) AS key FROM unnest(%s::text[]) AS sid "
+                "ORDER BY key) AS keys",
+                [_CALL_SID_LOCK_CLASS, sids],
+            )
+    return {
+        call.twilio_call_sid: call
+        for call in Call.objects.select_for_update().filter(twilio_call_sid__in=sids)
+        if call.twilio_call_sid
+    }
 
 
 def _call_sid_lock(call_sid: str) -> bool:

@@ -208,7 +208,6 @@ def call_create(
     )
 
 
-@transaction.atomic
 def call_insert(
     *,
     company: Company,
@@ -218,14 +217,40 @@ def call_insert(
     twilio_call_sid: str,
     status: str,
     validate_unique: bool = True,
+    savepoint: bool = True,
     **fields,
 ) -> Call:
     """Create the call without the tenant checks of :func:`call_create`.
 
     Only for a caller that found every row it links within ``company`` itself (the Twilio
     matching in ``inbound.call_ensure``), and, with ``validate_unique=False``, that holds the
-    CallSid's lock and catches the ``IntegrityError`` of a duplicate sid.
+    CallSid's lock and catches the ``IntegrityError`` of a duplicate sid. ``savepoint=False``:
+    the caller's transaction fails with the insert (no savepoint to roll back to).
     """
+    with transaction.atomic(savepoint=savepoint):
+        return _call_insert(
+            company=company,
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            twilio_call_sid=twilio_call_sid,
+            status=status,
+            validate_unique=validate_unique,
+            **fields,
+        )
+
+
+def _call_insert(
+    *,
+    company: Company,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    twilio_call_sid: str,
+    status: str,
+    validate_unique: bool,
+    **fields,
+) -> Call:
     call = Call(
         company=company,
         direction=direction,

@@ -102,7 +102,6 @@ def _merged(call: Call, *, duration, start_time, end_time, price, price_unit) ->
     return changes
 
 
-@transaction.atomic
 def call_status_apply(
     *,
     call: Call,
@@ -119,8 +118,35 @@ def call_status_apply(
 
     Locks the call row, so concurrent reports for one call apply one after the other. ``call``
     is refreshed in place with the stored values. ``locked=True`` says the caller read ``call``
-    with ``select_for_update`` in the current transaction, so it is used as it is.
+    with ``select_for_update`` in the current transaction, so it is used as it is, and that a
+    failure may fail the caller's whole transaction (no savepoint of its own).
     """
+    with transaction.atomic(savepoint=not locked):
+        return _status_apply(
+            call=call,
+            twilio_status=twilio_status,
+            sequence_number=sequence_number,
+            duration=duration,
+            start_time=start_time,
+            end_time=end_time,
+            price=price,
+            price_unit=price_unit,
+            locked=locked,
+        )
+
+
+def _status_apply(
+    *,
+    call: Call,
+    twilio_status: str,
+    sequence_number: int | None,
+    duration: int | None,
+    start_time: datetime | None,
+    end_time: datetime | None,
+    price: Decimal | None,
+    price_unit: str | None,
+    locked: bool,
+) -> bool:
     from hub.domain.calls.services import call_status_set
 
     status = twilio_status_map(twilio_status)

@@ -1,15 +1,32 @@
-"""Dramatiq actors of the Twilio inbox: process one stored callback; sweep what was missed.
+"""Dramatiq actors of the Twilio inbox: apply stored callbacks in batches; sweep what was missed.
 
-``twilio_inbox_sweep`` is run every ``HUB_TWILIO_SWEEP_SECONDS`` by the scheduler process.
+A webhook stores its callback and rings the doorbell (:func:`drain_kick`): a
+``twilio_inbox_drain`` message, unless one is on its way already. The drain applies every row
+waiting, a batch (``HUB_TWILIO_BATCH_SIZE``) per transaction. At a handful of callbacks a second
+each gets its own drain; under load one drain takes many, so the cost of a message and of a
+transaction is shared. ``twilio_callback_process`` applies one row alone: retries, and the
+rows ``twilio_inbox_sweep`` finds (run every ``HUB_TWILIO_SWEEP_SECONDS`` by the scheduler).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
 import dramatiq
+from django.conf import settings
+from dramatiq.brokers.redis import RedisBroker
 
 from hub.integrations.twilio import inbox
 
+logger = logging.getLogger(__name__)
+
 QUEUE = "twilio"
+# A drain takes batches for at most this long, then hands over to a new message.
+DRAIN_SECONDS = 1.0
+# The doorbell's flag lives this long at most: a drain message lost with its worker stops
+# holding back new ones after this (and the sweeper finds the rows meanwhile).
+DOORBELL_TTL_SECONDS = 5
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=500, max_backoff=30_000)
@@ -18,9 +35,65 @@ def twilio_callback_process(callback_id: int) -> None:
         inbox.callback_process(callback_id)
     except inbox.NotYet as exc:
         # Expected while callbacks arrive out of order: retry without logging an error.
-        raise dramatiq.Retry(str(exc), delay=1000) from exc
+        raise dramatiq.Retry(str(exc), delay=inbox.NOT_YET_DELAY_MS) from exc
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=500, max_backoff=30_000)
+def twilio_inbox_drain() -> None:
+    # Cleared before the first claim: a row stored after this rings again, one stored before
+    # is seen by the claim.
+    _doorbell_clear()
+    deadline = time.monotonic() + DRAIN_SECONDS
+    limit = settings.HUB_TWILIO_BATCH_SIZE
+    while True:
+        drained = inbox.inbox_drain(limit=limit)
+        for callback_id, delay in drained.again:
+            _send_alone(callback_id, delay)
+        if drained.claimed < limit:
+            return
+        # A full batch: more may wait. Another worker thread can take the next batch meanwhile.
+        drain_kick()
+        if time.monotonic() >= deadline:
+            return
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=60_000)
 def twilio_inbox_sweep() -> None:
     inbox.inbox_sweep(enqueue=twilio_callback_process.send)
+
+
+def drain_kick() -> None:
+    """Make sure a drain will run after this: send one unless one is on its way already.
+
+    On Redis, a flag set with ``SET NX`` says a drain is on its way; the drain clears it before
+    it claims rows. Other brokers get a message each time (a drain finding nothing is cheap).
+    Raises when the broker cannot be reached: the caller's row is stored, the sweeper finds it.
+    """
+    broker = twilio_inbox_drain.broker
+    if not isinstance(broker, RedisBroker):
+        twilio_inbox_drain.send()
+        return
+    if not broker.client.set(doorbell_key(broker), "1", nx=True, ex=DOORBELL_TTL_SECONDS):
+        return
+    try:
+        twilio_inbox_drain.send()
+    except Exception:
+        broker.client.delete(doorbell_key(broker))
+        raise
+
+
+def doorbell_key(broker: RedisBroker) -> str:
+    return f"{broker.namespace}:hub-twilio-drain-due"
+
+
+def _doorbell_clear() -> None:
+    broker = twilio_inbox_drain.broker
+    if isinstance(broker, RedisBroker):
+        broker.client.delete(doorbell_key(broker))
+
+
+def _send_alone(callback_id: int, delay: int) -> None:
+    try:
+        twilio_callback_process.send_with_options(args=(callback_id,), delay=delay)
+    except Exception:  # attempted once and stored: the sweeper enqueues it once the broker is back
+        logger.exception("twilio callback %s to be applied again, but not enqueued", callback_id)

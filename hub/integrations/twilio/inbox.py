@@ -2,10 +2,17 @@
 
 - :func:`callback_store` runs in the webhook before it answers: one row per distinct callback
   (same CallSid + SequenceNumber, or the same content, is a duplicate and stores nothing).
-- :func:`callback_process` runs in a worker: it locks the row, applies its effect through the
-  ``hub.domain.calls`` services and sets ``processed_at`` in the same transaction. An error rolls
-  the whole effect back; the row keeps the attempt count and the error and is retried.
+- :func:`inbox_drain` runs in a worker: it claims the rows never tried yet, as many as a batch
+  holds, applies their effects through the ``hub.domain.calls`` services and sets their
+  ``processed_at``, all in one transaction. When one of them fails, the batch is rolled back
+  and each row is applied alone, so one bad callback holds up no other.
+- :func:`callback_process` applies one row alone the same way: a failed row's retries, the
+  sweeper's, and the batch's fallback. An error rolls the whole effect back; the row keeps the
+  attempt count and the error and is retried.
 - :func:`inbox_sweep` returns the rows nobody processed (broker down, worker crashed).
+
+Whoever holds a row's lock owns its outcome: both paths skip a row another transaction holds,
+and that transaction applies it, or gives it to :func:`callback_process` if it fails.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -31,6 +39,7 @@ from hub.domain.calls.inbound import (
     call_missed_notify,
     call_recording_upsert,
     call_sid_lock_sql,
+    calls_locked,
     voicemail_receive,
 )
 from hub.domain.calls.models import Call, CallDirection, CallStatus
@@ -101,14 +110,114 @@ _INSERT_SQL = (
 )
 
 
+@dataclass
+class _Lookup:
+    """How a handler finds its call: alone, under its row's CallSid lock (``sid_locked``), or
+    in a batch (``known``: the batch's calls, from :func:`calls_locked`)."""
+
+    sid_locked: bool = False
+    known: dict[str, Call] | None = None
+
+
+@dataclass
+class Drained:
+    """What one :func:`inbox_drain` did."""
+
+    claimed: int = 0
+    applied: int = 0
+    # (callback id, delay in ms): rows to apply alone later (not applicable yet, or failed).
+    again: list[tuple[int, int]] = field(default_factory=list)
+
+
+# Delays before a row is applied alone again: a call not known yet, or an error.
+NOT_YET_DELAY_MS = 1000
+ERROR_DELAY_MS = 500
+
+
+def inbox_drain(*, limit: int) -> Drained:
+    """Apply up to ``limit`` rows never tried yet, oldest first, in one transaction.
+
+    A row another transaction holds is skipped (it is being applied). ``NotYet`` leaves its row
+    for later (one attempt counted). Any other error rolls the batch back, and then each of its
+    rows is applied alone with :func:`callback_process`.
+    """
+    rows: list[TwilioCallback] = []
+    try:
+        with transaction.atomic():
+            rows = list(
+                TwilioCallback.objects.select_for_update(skip_locked=True)
+                .filter(processed_at__isnull=True, attempts=0)
+                .order_by("id")[:limit]
+            )
+            if not rows:
+                return Drained()
+            drained = _batch_apply(rows)
+    except Exception:
+        if not rows:
+            raise  # nothing claimed (the database is down): the broker retries the drain
+        logger.warning(
+            "twilio inbox: a batch of %d callbacks failed; applying them one by one",
+            len(rows),
+            exc_info=True,
+        )
+        return _one_by_one([row.pk for row in rows])
+    for row in rows:
+        PROCESSED.labels(kind=row.kind, result="ok" if row.processed_at else "not_yet").inc()
+    return drained
+
+
+def _batch_apply(rows: list[TwilioCallback]) -> Drained:
+    lookup = _Lookup(known=calls_locked([row.call_sid for row in rows]))
+    drained = Drained(claimed=len(rows))
+    now = timezone.now()
+    waiting: list[TwilioCallback] = []
+    for row in rows:
+        row.attempts = 1
+        try:
+            outcome = _HANDLERS[row.kind](row, lookup)
+        except NotYet:  # raised before its handler wrote anything
+            waiting.append(row)
+            continue
+        row.processed_at, row.outcome, row.last_error = now, outcome[:255], ""
+    # A later row of the batch may have brought the call a waiting row needs (a recording
+    # stored before its call's first status callback): one more try each.
+    for row in waiting:
+        try:
+            outcome = _HANDLERS[row.kind](row, lookup)
+        except NotYet as exc:
+            row.last_error = _error_text(exc)
+            drained.again.append((row.pk, NOT_YET_DELAY_MS))
+            continue
+        row.processed_at, row.outcome, row.last_error = now, outcome[:255], ""
+    drained.applied = sum(row.processed_at is not None for row in rows)
+    TwilioCallback.objects.bulk_update(rows, ["processed_at", "outcome", "attempts", "last_error"])
+    return drained
+
+
+def _one_by_one(ids: list[int]) -> Drained:
+    drained = Drained(claimed=len(ids))
+    for callback_id in ids:
+        try:
+            outcome = callback_process(callback_id)
+        except NotYet:
+            drained.again.append((callback_id, NOT_YET_DELAY_MS))
+        except Exception:
+            logger.exception("twilio callback %s failed; it is retried", callback_id)
+            drained.again.append((callback_id, ERROR_DELAY_MS))
+        else:
+            drained.applied += outcome is not None
+    return drained
+
+
 def callback_process(callback_id: int) -> str | None:
-    """Apply one stored callback once; return its outcome (None if already processed)."""
+    """Apply one stored callback once; return its outcome (None if already processed, or
+    being applied by another transaction, which then owns its outcome)."""
     try:
         with transaction.atomic():
             row = _locked_row(callback_id)
             if row is None or row.processed_at is not None:
                 return None
-            outcome = _HANDLERS[row.kind](row)
+            outcome = _HANDLERS[row.kind](row, _Lookup(sid_locked=hasattr(row, "sid_locked")))
             _finish(row, outcome)
     except NotYet as exc:
         if _failed(callback_id, exc) < MAX_ATTEMPTS:
@@ -125,7 +234,7 @@ def callback_process(callback_id: int) -> str | None:
 def _locked_row(callback_id: int) -> TwilioCallback | None:
     """The row, locked; on PostgreSQL its CallSid's lock is taken in the same statement, so
     call_ensure need not take it (nor read the call again) for a call not known yet."""
-    rows = TwilioCallback.objects.select_for_update().filter(pk=callback_id)
+    rows = TwilioCallback.objects.select_for_update(skip_locked=True).filter(pk=callback_id)
     lock = call_sid_lock_sql(cast(str, TwilioCallback._meta.get_field("call_sid").column))
     if lock is not None:
         # Constant SQL (the column is the model's), its one value bound as a parameter.
@@ -145,12 +254,16 @@ def _finish(row: TwilioCallback, outcome: str) -> None:
 def _failed(callback_id: int, exc: Exception) -> int:
     with transaction.atomic():
         TwilioCallback.objects.filter(pk=callback_id, processed_at__isnull=True).update(
-            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+            attempts=F("attempts") + 1, last_error=_error_text(exc)
         )
         attempts = (
             TwilioCallback.objects.filter(pk=callback_id).values_list("attempts", flat=True).first()
         )
     return attempts or 0
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def _give_up(callback_id: int, reason: str) -> str:
@@ -247,15 +360,18 @@ def _direction(params: dict[str, Any]) -> str:
     return CallDirection.INBOUND if raw == "inbound" else CallDirection.OUTBOUND
 
 
-def _call(row: TwilioCallback, status: str = CallStatus.INITIATED, **fields) -> Call | None:
-    return _call_created(row, status, **fields)[0]
+def _call(row: TwilioCallback, lookup: _Lookup, status: str, **fields) -> Call | None:
+    return _call_created(row, lookup, status, **fields)[0]
 
 
-def _call_created(row: TwilioCallback, status: str, **fields) -> tuple[Call | None, bool]:
+def _call_created(
+    row: TwilioCallback, lookup: _Lookup, status: str, **fields
+) -> tuple[Call | None, bool]:
     p = row.params
     return call_ensure(
         call_sid=row.call_sid,
-        sid_locked=hasattr(row, "sid_locked"),
+        sid_locked=lookup.sid_locked,
+        known=lookup.known,
         direction=_direction(p),
         from_number=str(p.get("From") or ""),
         to_number=str(p.get("To") or ""),
@@ -292,12 +408,12 @@ def _nobody(row: TwilioCallback) -> str:
 
 
 # --- one handler per kind ---------------------------------------------------------------------
-def _status(row: TwilioCallback) -> str:
+def _status(row: TwilioCallback, lookup: _Lookup) -> str:
     p = row.params
     raw = str(p.get("CallStatus") or "")
     status = twilio_status_map(raw)
     reported = _reported(status, p) if status else {}
-    call, created = _call_created(row, status or CallStatus.INITIATED, **reported)
+    call, created = _call_created(row, lookup, status or CallStatus.INITIATED, **reported)
     if call is None:
         return _nobody(row)
     # A call created from this very callback already holds everything it reports.
@@ -312,16 +428,16 @@ def _status(row: TwilioCallback) -> str:
     return f"{call.status}" if changed else f"no change ({call.status})"
 
 
-def _incoming(row: TwilioCallback) -> str:
+def _incoming(row: TwilioCallback, lookup: _Lookup) -> str:
     status = twilio_status_map(str(row.params.get("CallStatus") or "")) or CallStatus.RINGING
-    call = _call(row, status)
+    call = _call(row, lookup, status)
     if call is None:
         return _nobody(row)
     return f"call {call.id}"
 
 
-def _dialed(row: TwilioCallback) -> str:
-    call = _call(row, CallStatus.IN_PROGRESS)
+def _dialed(row: TwilioCallback, lookup: _Lookup) -> str:
+    call = _call(row, lookup, CallStatus.IN_PROGRESS)
     if call is None:
         return _nobody(row)
     dial_status = str(row.params.get("DialCallStatus") or "").lower()
@@ -332,9 +448,9 @@ def _dialed(row: TwilioCallback) -> str:
     return f"missed ({dial_status or 'unknown'})"
 
 
-def _voicemail(row: TwilioCallback) -> str:
+def _voicemail(row: TwilioCallback, lookup: _Lookup) -> str:
     p = row.params
-    call = _call(row, CallStatus.IN_PROGRESS)
+    call = _call(row, lookup, CallStatus.IN_PROGRESS)
     if call is None:
         return _nobody(row)
     url = str(p.get("RecordingUrl") or "")
@@ -347,12 +463,15 @@ def _voicemail(row: TwilioCallback) -> str:
     return f"voicemail {voicemail.id}"
 
 
-def _recording(row: TwilioCallback) -> str:
+def _recording(row: TwilioCallback, lookup: _Lookup) -> str:
     p = row.params
     recording_status = str(p.get("RecordingStatus") or "completed").lower()
     if recording_status != "completed":
         return f"recording {recording_status}"
-    call = Call.objects.select_for_update().filter(twilio_call_sid=row.call_sid).first()
+    if lookup.known is not None:
+        call = lookup.known.get(row.call_sid)
+    else:
+        call = Call.objects.select_for_update().filter(twilio_call_sid=row.call_sid).first()
     if call is None:
         # Recording callbacks carry no numbers; the call comes with a status callback that may
         # arrive later (callbacks arrive in any order). Retried until MAX_ATTEMPTS, then skipped.
@@ -366,7 +485,7 @@ def _recording(row: TwilioCallback) -> str:
     return f"recording {recording.id}"
 
 
-_HANDLERS: dict[str, Callable[[TwilioCallback], str]] = {
+_HANDLERS: dict[str, Callable[[TwilioCallback, _Lookup], str]] = {
     CallbackKind.STATUS: _status,
     CallbackKind.INCOMING: _incoming,
     CallbackKind.DIALED: _dialed,

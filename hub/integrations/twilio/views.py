@@ -86,10 +86,10 @@ def _checked(kind: str, params: dict[str, Any]) -> tuple[str, int | None]:
 
 
 def _enqueue(callback_id: int) -> None:
-    from hub.integrations.twilio.actors import twilio_callback_process
+    from hub.integrations.twilio.actors import drain_kick
 
     try:
-        twilio_callback_process.send(callback_id)
+        drain_kick()
     except Exception:  # the row is stored; the sweeper enqueues it once the broker is back
         CALLBACKS.labels(kind="any", result="enqueue_failed").inc()
         logger.exception("twilio callback %s stored but not enqueued", callback_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -18,6 +19,9 @@ from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, S
 from hub.integrations.slack.services import (
     slack_installation_register,
     slack_installation_update,
+    slack_user_link_add,
+    slack_user_link_check,
+    slack_user_link_update,
 )
 
 
@@ -129,14 +133,13 @@ class SlackUserLinkForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         installation, user = cleaned.get("installation"), cleaned.get("user")
-        if (
-            installation is not None
-            and user is not None
-            and not installation.company.members.filter(user=user, is_active=True).exists()
-        ):
-            self.add_error(
-                "user", f"{user.email} is not an active member of {installation.company}."
-            )
+        if installation is not None and user is not None:
+            # The service's rule, shown next to its field rather than failing the save.
+            try:
+                slack_user_link_check(installation=installation, user=user)
+            except ValidationError as error:
+                for field, messages in error.message_dict.items():
+                    self.add_error(field, messages)
         return cleaned
 
 
@@ -150,6 +153,30 @@ class SlackUserLinkAdmin(ScopedModelAdmin):
     list_select_related = ("installation", "user")
     autocomplete_fields = ("user",)
     current_user_fields = ()
+
+    def get_field_queryset(self, db, db_field, request):
+        queryset = super().get_field_queryset(db, db_field, request)
+        if (
+            request is not None
+            and not request.user.is_superuser
+            and db_field.name == "installation"
+        ):
+            # The installation names the link's company: one where the user's role allows the
+            # write (the base class does this for a ``company`` field).
+            queryset = queryset.filter(company_id__in=self.write_ids(request))
+        return queryset
+
+    def write(self, request, obj, form, change) -> None:
+        if change:
+            slack_user_link_update(link=obj)
+            return
+        link = slack_user_link_add(
+            installation=obj.installation,
+            slack_user_id=obj.slack_user_id,
+            user=obj.user,
+            email=obj.email,
+        )
+        adopt(obj, link)
 
 
 @admin.register(SlackCallRequest)

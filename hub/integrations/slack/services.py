@@ -143,6 +143,37 @@ def slack_user_resolve(
     return user
 
 
+def slack_user_link_check(*, installation: SlackInstallation, user: User) -> None:
+    """Refuse to link a Slack user to someone who is not an active member of the company."""
+    if not installation.company.members.filter(user=user, is_active=True).exists():
+        raise ValidationError(
+            {"user": f"{user.email} is not an active member of {installation.company}."}
+        )
+
+
+def slack_user_link_add(
+    *, installation: SlackInstallation, slack_user_id: str, user: User, email: str
+) -> SlackUserLink:
+    """Link a Slack user of an installed workspace to a member of the workspace's company."""
+    return _link_save(
+        SlackUserLink(
+            installation=installation, slack_user_id=slack_user_id, user=user, email=email
+        )
+    )
+
+
+def slack_user_link_update(*, link: SlackUserLink) -> SlackUserLink:
+    """Save a link's edited fields with the rules of :func:`slack_user_link_add`."""
+    return _link_save(link)
+
+
+def _link_save(link: SlackUserLink) -> SlackUserLink:
+    slack_user_link_check(installation=link.installation, user=link.user)
+    link.full_clean()
+    link.save()
+    return link
+
+
 def _link_store(
     *, installation: SlackInstallation, slack_user_id: str, user: User, email: str
 ) -> None:

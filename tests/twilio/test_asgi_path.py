@@ -110,6 +110,19 @@ def _cases(number: str) -> list[tuple[str, str, dict, dict]]:
     ]
 
 
+# What an inbox row holds, but its id and when it was stored.
+STORED = [
+    f.name for f in TwilioCallback._meta.concrete_fields if f.name not in ("id", "verified_at")
+]
+
+
+def _sent(app, path, params, **kwargs):
+    """Send the request to ``app``; return its answer and the inbox rows it stored."""
+    before = list(TwilioCallback.objects.values_list("id", flat=True))
+    answer = _answer(app, path, params, **kwargs)
+    return answer, TwilioCallback.objects.exclude(id__in=before).order_by("id")
+
+
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https behind a proxy"])
 def test_every_answer_is_the_django_views_answer(acme, alice, bob, settings, secure):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -118,11 +131,21 @@ def test_every_answer_is_the_django_views_answer(acme, alice, bob, settings, sec
     bob.phone = "+14155551234"
     bob.save()
     for name, path, params, kwargs in _cases(number.phone_number):
-        fast = _answer(application, path, params, headers=proto, **kwargs)
-        django = _answer(django_asgi_app, path, params, headers=proto, **kwargs)
+        fast, stored = _sent(application, path, params, headers=proto, **kwargs)
+        fast_rows = list(stored.values(*STORED))
+        # Gone again, so the Django views store the same signed request, not a duplicate of it.
+        stored.delete()
+        django, stored = _sent(django_asgi_app, path, params, headers=proto, **kwargs)
+        django_rows = list(stored.values(*STORED))  # kept: the "duplicate" case finds it
         assert fast == django, name
         assert fast[0] in (204, 200, 400, 403), name
         assert (fast[3][0], fast[3][3] is not None) == (b"nosniff", secure), name
+        assert fast_rows == django_rows, name
+        accepted = fast[0] in (200, 204) and name != "duplicate"
+        assert len(fast_rows) == (1 if accepted else 0), name
+        for row in fast_rows:  # the raw callback, as it was sent, of the webhook's kind
+            assert row["kind"] == ROUTES[path.split("?")[0]], name
+            assert (row["call_sid"], row["params"]) == (params["CallSid"], params), name
 
 
 def test_only_verified_callbacks_are_stored_once_each(acme, alice):

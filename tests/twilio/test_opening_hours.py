@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -19,6 +21,9 @@ pytestmark = pytest.mark.django_db
 BEFORE_OPENING = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 DURING_OPENING = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 WEEKDAYS = {day: [["09:00", "17:30"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+ACME_IS_CLOSED = (
+    "Thank you for calling Acme. We are closed right now. Please leave a message after the tone."
+)
 
 
 def incoming(to: str) -> dict:
@@ -56,17 +61,33 @@ def answer(client, number) -> str:
     return response.content.decode()
 
 
+def parsed(body: str) -> ElementTree.Element:
+    # The hub's own answer in a test, not outside input: the stdlib parser is fine here.
+    return ElementTree.fromstring(body.encode())  # noqa: S314
+
+
 def assert_rings_alice(body: str) -> None:
-    assert '<Dial action="https://hub.example.test/twilio/voice/dialed"' in body
-    assert "<Number>+14155557777</Number>" in body
-    assert "<Record" not in body
+    [dial] = parsed(body)
+    assert dial.tag == "Dial"
+    assert dial.attrib["action"] == "https://hub.example.test/twilio/voice/dialed"
+    assert [(n.tag, n.text) for n in dial] == [("Number", "+14155557777")]
 
 
 def assert_closed_voicemail(body: str, message: str) -> None:
-    assert f"<Say>{message}</Say><Record " in body
-    assert 'action="https://hub.example.test/twilio/voice/voicemail"' in body
-    assert 'recordingStatusCallback="https://hub.example.test/twilio/voice/recording"' in body
-    assert "<Dial" not in body and "+14155557777" not in body
+    """The caller hears ``message``, then leaves a voicemail; nobody is dialled."""
+    response = parsed(body)
+    assert [child.tag for child in response] == ["Say", "Record", "Hangup"]
+    say, record, _ = response
+    assert say.text == message
+    assert record.attrib["action"] == "https://hub.example.test/twilio/voice/voicemail"
+    assert record.attrib["method"] == "POST"
+    assert record.attrib["recordingStatusCallback"] == (
+        "https://hub.example.test/twilio/voice/recording"
+    )
+    assert record.attrib["recordingStatusCallbackMethod"] == "POST"
+    assert record.attrib["recordingStatusCallbackEvent"] == "completed"
+    assert not list(response.iter("Dial")) and not list(response.iter("Number"))
+    assert "+14155557777" not in body
 
 
 def test_outside_opening_hours_the_caller_hears_the_closed_message_then_voicemail(
@@ -74,12 +95,7 @@ def test_outside_opening_hours_the_caller_hears_the_closed_message_then_voicemai
 ):
     OpeningHours.objects.create(company=acme, timezone="America/New_York", schedule=WEEKDAYS)
     clock(BEFORE_OPENING)
-    body = answer(client, number)
-    assert_closed_voicemail(
-        body,
-        "Thank you for calling Acme. We are closed right now. "
-        "Please leave a message after the tone.",
-    )
+    assert_closed_voicemail(answer(client, number), ACME_IS_CLOSED)
     assert TwilioCallback.objects.get().kind == CallbackKind.INCOMING
 
     clock(DURING_OPENING)
@@ -89,7 +105,7 @@ def test_outside_opening_hours_the_caller_hears_the_closed_message_then_voicemai
 def test_the_company_time_zone_decides(client, acme, number, clock):
     OpeningHours.objects.create(company=acme, timezone="Asia/Tokyo", schedule=WEEKDAYS)
     clock(BEFORE_OPENING)  # Monday 22:00 in Tokyo
-    assert "<Dial" not in answer(client, number)
+    assert_closed_voicemail(answer(client, number), ACME_IS_CLOSED)
     clock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Monday 10:00 in Tokyo
     assert_rings_alice(answer(client, number))
 
@@ -102,15 +118,42 @@ def test_without_hours_or_with_disabled_ones_calls_ring_at_any_hour(client, acme
     )
     assert_rings_alice(answer(client, number))
     OpeningHours.objects.update(is_enabled=True)
-    assert "<Dial" not in answer(client, number)
+    assert_closed_voicemail(answer(client, number), ACME_IS_CLOSED)
 
 
-def test_the_real_clock_is_used_when_nothing_is_replaced(client, acme, number):
-    row = OpeningHours.objects.create(company=acme, timezone="Pacific/Kiritimati", schedule={})
-    assert "<Dial" not in answer(client, number)  # closed every day
-    row.schedule = {day: [["00:00", "24:00"]] for day in DAYS}
-    row.save()
+def near_noon(now: datetime) -> tuple[str, datetime]:
+    """A fixed-offset zone where it is 12:xx at ``now``, and the local time there.
+
+    Hours of 11:00 to 14:00 there are open for the next hour at least, whatever the time of
+    day the test runs at, and never cross midnight.
+    """
+    offset = 12 - now.hour  # -11 to +12 hours
+    name = "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # POSIX: Etc/GMT-5 is UTC+5
+    local = now.astimezone(ZoneInfo(name))
+    assert local.hour == 12
+    return name, local
+
+
+def test_the_real_clock_is_used_when_nothing_is_replaced(client, acme, globex, charlie, number):
+    tz, local = near_noon(datetime.now(tz=UTC))
+    today = DAYS[local.weekday()]
+    # Open only today, around now: a clock two hours off or more, or on another day, is closed.
+    OpeningHours.objects.create(company=acme, timezone=tz, schedule={today: [["11:00", "14:00"]]})
+    # Closed only today around now: a clock three hours off or more would ring this line.
+    theirs = factories.PhoneNumberFactory(company=globex, user=charlie)
+    all_week = {day: [["00:00", "24:00"]] for day in DAYS}
+    OpeningHours.objects.create(
+        company=globex,
+        timezone=tz,
+        schedule={**all_week, today: [["00:00", "10:00"], ["15:00", "24:00"]]},
+    )
+
     assert_rings_alice(answer(client, number))
+    assert_closed_voicemail(
+        answer(client, theirs),
+        "Thank you for calling Globex. We are closed right now. "
+        "Please leave a message after the tone.",
+    )
 
 
 def test_the_closed_message_is_the_companys_own_and_cannot_inject_twiml(
@@ -124,9 +167,9 @@ def test_the_closed_message_is_the_companys_own_and_cannot_inject_twiml(
     )
     clock(DURING_OPENING)
     body = answer(client, number)
-    assert_closed_voicemail(
-        body, 'Acme &amp; Sons are out. &lt;Dial&gt;+19995550000&lt;/Dial&gt; "bye"'
-    )
+    # Escaped in the TwiML, so it is text the caller hears: no <Dial> element rings anyone.
+    assert "<Say>Acme &amp; Sons are out. &lt;Dial&gt;+19995550000&lt;/Dial&gt;" in body
+    assert_closed_voicemail(body, 'Acme & Sons are out. <Dial>+19995550000</Dial> "bye"')
 
 
 def test_another_companys_hours_leave_this_line_ringing(client, acme, globex, number, clock):

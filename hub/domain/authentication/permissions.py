@@ -3,7 +3,8 @@
 The shared schema has no Django permission tables, so a staff member's rights come from
 their active memberships: every member may view their companies' data; ``ceo`` and
 ``manager`` may change it; ``sales_manager`` may change CRM, calls and customers data;
-``support_staff`` may change customers and issues. Querysets are company-scoped in the admin.
+``support_staff`` may change customers and issues; only ``ceo`` and ``manager`` may change a
+company's Slack installation and user links. Querysets are company-scoped in the admin.
 
 The rights hold per company: a role lets its holder change the rows of the company where they
 hold it, not those of their other companies (:func:`writable_company_ids`, used by the admin
@@ -20,7 +21,16 @@ if TYPE_CHECKING:
     from hub.domain.authentication.models import User
 
 CONSOLE_APPS = frozenset(
-    {"authentication", "crm", "customers", "emails", "calls", "notifications", "issues"}
+    {
+        "authentication",
+        "crm",
+        "customers",
+        "emails",
+        "calls",
+        "notifications",
+        "issues",
+        "hub_slack",  # the Slack installations, user links and /call requests of a company
+    }
 )
 _WRITABLE_APPS: dict[str, frozenset[str]] = {
     Role.CEO: CONSOLE_APPS,

@@ -13,7 +13,15 @@ from hub.console.admin_base import (
     adopt,
     save_with_services,
 )
-from hub.domain.calls.hours import DAYS, OpeningHours, schedule_ranges, timezone_choices
+from hub.domain.authentication.services import company_rows_check
+from hub.domain.calls.hours import (
+    DAYS,
+    OpeningHours,
+    opening_hours_add,
+    opening_hours_update,
+    schedule_ranges,
+    timezone_choices,
+)
 from hub.domain.calls.models import Call, CallNote, CallRecording, PhoneNumber, VoicemailMessage
 from hub.domain.calls.services import (
     call_create,
@@ -26,6 +34,7 @@ from hub.domain.calls.services import (
     phone_number_update,
     voicemail_create,
 )
+from hub.domain.calls.voicemail import LISTENED_FIELDS, voicemail_listened_set, voicemail_update
 
 
 class PhoneNumberForm(forms.ModelForm):
@@ -216,8 +225,28 @@ class CallNoteAdmin(ScopedModelAdmin):
         adopt(obj, call_note_add(call=obj.call, user=obj.user, note=obj.note))
 
 
+class VoicemailMessageForm(forms.ModelForm):
+    class Meta:
+        model = VoicemailMessage
+        fields = "__all__"  # noqa: DJ007 - the admin decides which fields it shows
+
+    def clean(self):
+        cleaned = super().clean()
+        company = cleaned.get("company", getattr(self.instance, "company", None))
+        number = cleaned.get("phone_number")
+        if company is not None:
+            # The services' rule, shown next to its field rather than failing the save.
+            try:
+                company_rows_check(company=company, phone_number=number)
+            except ValidationError as error:
+                for field, messages in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, messages)
+        return cleaned
+
+
 @admin.register(VoicemailMessage)
 class VoicemailMessageAdmin(ScopedModelAdmin):
+    form = VoicemailMessageForm
     list_display = (
         "from_number",
         "company",
@@ -235,25 +264,30 @@ class VoicemailMessageAdmin(ScopedModelAdmin):
     date_hierarchy = "created_at"
 
     def write(self, request, obj, form, change) -> None:
+        edited = {name for name in form.changed_data if name in form.cleaned_data}
         if change:
-            obj.save()
-            return
-        voicemail = voicemail_create(
-            company=obj.company,
-            phone_number=obj.phone_number,
-            from_number=obj.from_number,
-            duration=obj.duration,
-            recording_url=obj.recording_url,
-            transcription=obj.transcription,
-        )
-        listened = {
-            name: getattr(obj, name) for name in ("is_listened", "listened_at", "listened_by")
-        }
-        adopt(obj, voicemail)
-        if listened["is_listened"] or listened["listened_by"] is not None:
-            for name, value in listened.items():
-                setattr(obj, name, value)
-            obj.save(update_fields=list(listened))
+            details = edited - set(LISTENED_FIELDS)
+            voicemail = voicemail_update(
+                voicemail=obj, **{name: getattr(obj, name) for name in details}
+            )
+        else:
+            voicemail = voicemail_create(
+                company=obj.company,
+                phone_number=obj.phone_number,
+                from_number=obj.from_number,
+                duration=obj.duration,
+                recording_url=obj.recording_url,
+                transcription=obj.transcription,
+            )
+        if edited & set(LISTENED_FIELDS):
+            voicemail_listened_set(
+                voicemail=voicemail,
+                is_listened=obj.is_listened,
+                by=obj.listened_by,
+                at=obj.listened_at,
+            )
+        if not change:
+            adopt(obj, voicemail)
 
 
 _DAY_HELP = "Ranges as HH:MM-HH:MM, separated by commas (24:00 for midnight); empty: closed."
@@ -324,3 +358,12 @@ class OpeningHoursAdmin(ScopedModelAdmin):
         fields = list(super().get_fields(request, obj))
         first = [name for name in ("company", "is_enabled", "timezone", *DAYS) if name in fields]
         return [*first, *(name for name in fields if name not in first)]
+
+    def write(self, request, obj, form, change) -> None:
+        # The form's clean() built the schedule from the day fields onto the instance.
+        names = ("company", "timezone", "schedule", "closed_message", "is_enabled")
+        fields = {name: getattr(obj, name) for name in names}
+        if change:
+            opening_hours_update(hours=obj, **fields)
+        else:
+            adopt(obj, opening_hours_add(**fields))

@@ -11,11 +11,14 @@ import logging
 import re
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
 from django.db import models
+
+if TYPE_CHECKING:
+    from hub.domain.authentication.models import Company
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_CLOSED_MESSAGE = (
@@ -136,6 +139,42 @@ class OpeningHours(models.Model):
     def closed_message_for(self, company_name: str) -> str:
         # str.replace, not str.format: an admin's braces must not reach into objects.
         return self.closed_message.replace("{company}", company_name)
+
+
+_EDITABLE = frozenset({"company", "timezone", "schedule", "closed_message", "is_enabled"})
+
+
+def opening_hours_add(
+    *,
+    company: Company,
+    timezone: str = "UTC",
+    schedule: dict[str, Any] | None = None,
+    closed_message: str = DEFAULT_CLOSED_MESSAGE,
+    is_enabled: bool = True,
+) -> OpeningHours:
+    """Give a company's phone line opening hours (one row per company), validated."""
+    hours = OpeningHours(
+        company=company,
+        timezone=timezone,
+        schedule=default_schedule() if schedule is None else schedule,
+        closed_message=closed_message,
+        is_enabled=is_enabled,
+    )
+    hours.full_clean()
+    hours.save()
+    return hours
+
+
+def opening_hours_update(*, hours: OpeningHours, **changes: Any) -> OpeningHours:
+    """Change opening hours (time zone, schedule, message, switch) with the rules of the add."""
+    unknown = set(changes) - _EDITABLE
+    if unknown:
+        raise TypeError(f"opening_hours_update() cannot change {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(hours, name, value)
+    hours.full_clean()
+    hours.save()
+    return hours
 
 
 def now() -> datetime:

@@ -7,11 +7,12 @@ message and answers ``ok`` (or 404 ``expired_url`` once it is expired).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +24,7 @@ class Seen:
     path: str
     token: str | None
     body: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # when it reached the fake
 
 
 class FakeSlack:
@@ -34,7 +36,8 @@ class FakeSlack:
         self.users: dict[str, str | None] = {}
         self.expired: set[str] = set()
         self.delays: dict[str, float] = {}  # path -> seconds before answering
-        self.requests: list[Seen] = []
+        self.requests: list[Seen] = []  # each once answered
+        self.arrived: list[Seen] = []  # each as it came in, before any delay
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -63,6 +66,11 @@ class FakeSlack:
     def calls_to(self, path: str) -> list[Seen]:
         with self._changed:
             return [seen for seen in self.requests if seen.path == path]
+
+    def arrivals(self, path: str) -> list[Seen]:
+        """The requests to ``path`` as they came in, answered or still held back by a delay."""
+        with self._changed:
+            return [seen for seen in self.arrived if seen.path == path]
 
     def responses(self, key: str) -> list[dict[str, Any]]:
         return [seen.body for seen in self.calls_to(f"/response/{key}")]
@@ -117,15 +125,21 @@ class FakeSlack:
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = urlsplit(handler.path).path
         body = self._read(handler, method)
-        if path in self.delays:
-            time.sleep(self.delays[path])  # a slow Slack, as the hub sees it
         auth = handler.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
+        seen = Seen(method, path, token, body)
+        with self._changed:
+            self.arrived.append(seen)
+            self._changed.notify_all()
+        if path in self.delays:
+            time.sleep(self.delays[path])  # a slow Slack, as the hub sees it
         status, answer = self._answer(path, method, token, body)
-        self._send(handler, status, answer)
+        # The hub may have given up waiting, as it should when Slack is too slow.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._send(handler, status, answer)
         # Recorded once answered, so a waiter sees the request's outcome in the hub too.
         with self._changed:
-            self.requests.append(Seen(method, path, token, body))
+            self.requests.append(seen)
             self._changed.notify_all()
 
     def _answer(self, path: str, method: str, token: str | None, body: dict) -> tuple[int, Any]:

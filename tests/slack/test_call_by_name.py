@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from hub.bots.calls import PICK_ACTION
+from hub.bots.calls import PICK_ACTION, PICK_SLACK_TIMEOUT_SECONDS
 from hub.domain.authentication.models import CustomerCompany
 from hub.domain.calls.models import Call
 from tests import factories
@@ -230,34 +230,58 @@ def test_the_same_button_of_another_message_is_another_call(
     assert Call.objects.count() == 2
 
 
+# Far slower than the click's cap: a missing cap would wait for the fake Slack's answer.
+SLOW_SLACK = 5.0
+
+
 def test_a_click_is_answered_inside_slacks_3_s_even_when_slack_is_slow(
-    alice_slack, acme, alice_number, worker, fake_slack
+    alice_slack, acme, alice_number, worker, fake_slack, settings
 ):
+    # The client-wide timeout is far above the click's cap, so only the cap can cut a call short.
+    settings.SLACK_HTTP_TIMEOUT_SECONDS = 10.0
     # Not linked yet, so users.info is asked; then the reply goes to the response URL.
     jones = lead(acme, "Sam", "Jones", "+14155550102")
-    fake_slack.delays["/api/users.info"] = 3.0
-    fake_slack.delays[f"/response/{alice_slack.user_id}-{alice_slack.sent + 1}"] = 3.0
+    reply_path = f"/response/{alice_slack.user_id}-{alice_slack.sent + 1}"
+    fake_slack.delays["/api/users.info"] = SLOW_SLACK
+    fake_slack.delays[reply_path] = SLOW_SLACK
     started = time.monotonic()
 
     response = alice_slack.click(f"{PICK_ACTION}:lead:{jones.pk}", f"lead:{jones.pk}")
 
+    answered = time.monotonic()
     assert response.status_code == 200
-    assert time.monotonic() - started < 2.5
+    [lookup] = fake_slack.arrivals("/api/users.info")
+    [reply] = fake_slack.arrivals(reply_path)
+    # users.info asked until the reply was sent: its cap, not the fake Slack's 5 s.
+    looked_up = reply.at - lookup.at
+    assert PICK_SLACK_TIMEOUT_SECONDS - 0.1 <= looked_up < PICK_SLACK_TIMEOUT_SECONDS + 0.5
+    # The reply itself is capped the same way, and Slack hears the ack well inside its 3 s.
+    assert answered - reply.at < PICK_SLACK_TIMEOUT_SECONDS + 0.5
+    assert answered - started < 2.5
+    assert reply.body["text"].startswith(
+        "The hub could not look you up in Slack: Slack could not be reached for users.info"
+    )
+    assert reply.body["replace_original"] is True
     assert worker.queued() == 0
 
 
 def test_a_click_by_a_linked_person_is_queued_though_the_reply_url_is_slow(
-    alice_slack, acme, alice_number, worker, fake_slack
+    alice_slack, acme, alice_number, worker, fake_slack, settings
 ):
+    settings.SLACK_HTTP_TIMEOUT_SECONDS = 10.0  # only the click's cap can cut the reply short
     jones = lead(acme, "Sam", "Jones", "+14155550102")
     alice_slack.command("+14155550123")  # links alice
-    fake_slack.delays[f"/response/{alice_slack.user_id}-{alice_slack.sent + 1}"] = 3.0
-    started = time.monotonic()
+    reply_path = f"/response/{alice_slack.user_id}-{alice_slack.sent + 1}"
+    fake_slack.delays[reply_path] = SLOW_SLACK
 
     response = alice_slack.click(f"{PICK_ACTION}:lead:{jones.pk}", f"lead:{jones.pk}")
 
+    answered = time.monotonic()
     assert response.status_code == 200
-    assert time.monotonic() - started < 2.0
+    [reply] = fake_slack.arrivals(reply_path)
+    assert answered - reply.at < PICK_SLACK_TIMEOUT_SECONDS + 0.5
+    assert reply.body["text"] == "Calling Sam Jones (lead) at +14155550102 from +14155550100…"
+    assert reply.body["replace_original"] is True
     assert worker.queued() == 2
 
 

@@ -14,7 +14,7 @@ from hub.domain.authentication.models import Customer, User
 from hub.domain.calls.outbound import CallPlacementError, call_place
 from hub.domain.crm.models import Deal, Lead
 from hub.integrations.slack.client import SlackError, ephemeral_post, response_post
-from hub.integrations.slack.models import SlackCallRequest, SlackInstallation
+from hub.integrations.slack.models import SlackInstallation
 from hub.integrations.slack.services import (
     SlackLinkError,
     slack_bot_token,
@@ -89,54 +89,55 @@ def _answer(
     *,
     waited: int,
 ) -> str:
-    """Place the call unless it was taken up before, its workspace is off, or it is too late."""
-    # Claimed first: a job delivered again after a worker died arrives late (the broker waits
-    # for the dead worker's heartbeat), and must hear what came of the first delivery.
-    earlier = SlackCallRequest.objects.filter(request_id=request_id).first()
-    if earlier is not None:
-        return messages.already(to_number=to_number, outcome=earlier.outcome)
-    if not (installation.is_active and installation.company.is_active):
-        return messages.workspace_off(to_number=to_number, team_id=installation.team_id)
-    if waited > MAX_WAIT_SECONDS:
-        return messages.too_late(to_number=to_number, seconds=waited)
-    return _place(installation, user_id, to_number, target_kind, target_id, request_id)
+    """Claim the request, then place the call unless its workspace is off or it is too late.
+
+    The claim comes first and is committed at once: a job delivered again (the broker gives a
+    dead worker's job again, late) or a second click of the same button finds it, places
+    nothing and is told what came of the first, whatever that was.
+    """
+    user = User.objects.get(pk=user_id)
+    request, claimed = slack_call_request_claim(
+        request_id=request_id, installation=installation, user=user, to_number=to_number
+    )
+    if not claimed:
+        return messages.already(to_number=to_number, outcome=request.outcome)
+    call_id, text = _place(installation, user, to_number, target_kind, target_id, waited=waited)
+    slack_call_request_done(request=request, call_id=call_id, outcome=text)
+    return text
 
 
 def _place(
     installation: SlackInstallation,
-    user_id: int,
+    user: User,
     to_number: str,
     target_kind: str | None,
     target_id: int | None,
-    request_id: str,
-) -> str:
+    *,
+    waited: int,
+) -> tuple[int | None, str]:
+    """Return the call placed (or None) and what to tell the person."""
     company = installation.company
-    user = User.objects.get(pk=user_id)
+    if not (installation.is_active and company.is_active):
+        return None, messages.workspace_off(to_number=to_number, team_id=installation.team_id)
+    if waited > MAX_WAIT_SECONDS:
+        return None, messages.too_late(to_number=to_number, seconds=waited)
     links: dict[str, object] = {}
     if target_kind in _TARGETS and target_id is not None:
         model = _TARGETS[target_kind]
         scope = {"companies__company": company} if model is Customer else {"company": company}
         # Only a row of the installation's company is ever attached to the call.
         links[target_kind] = model._default_manager.filter(pk=target_id, **scope).first()
-    request, claimed = slack_call_request_claim(
-        request_id=request_id, installation=installation, user=user, to_number=to_number
-    )
-    if not claimed:
-        return messages.already(to_number=to_number, outcome=request.outcome)
     try:
         call = call_place(user=user, company=company, to_number=to_number, **links)  # type: ignore[arg-type]
     except CallPlacementError as exc:
-        failed = exc.call.pk if exc.call is not None else None
-        slack_call_request_done(request=request, call_id=failed, outcome=str(exc))
-        return str(exc)
+        return (exc.call.pk if exc.call is not None else None), str(exc)
     text = messages.placed(
         call_id=call.pk,
         to_number=call.to_number,
         from_number=call.from_number,
         user_phone=user.phone,
     )
-    slack_call_request_done(request=request, call_id=call.pk, outcome=text)
-    return text
+    return call.pk, text
 
 
 def _report(

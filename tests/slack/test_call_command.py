@@ -402,3 +402,76 @@ def test_a_job_whose_worker_died_mid_placement_is_not_placed_again(
     assert reply["text"].startswith(
         "The hub was interrupted while placing your call to +14155550123, so it may have been placed"
     )
+
+
+def test_a_job_not_placed_is_answered_from_its_claim_when_delivered_again(
+    alice_slack, acme_install, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    from hub.integrations.slack.models import SlackCallRequest
+
+    ack_text(alice_slack.command("+14155550123"))
+    [job] = list(worker.broker.queues["slack"].queue)
+    acme_install.is_active = False
+    acme_install.save(update_fields=["is_active"])
+    worker.drain()
+    # The workspace is back by the time the broker gives the same job again: still no call.
+    acme_install.is_active = True
+    acme_install.save(update_fields=["is_active"])
+
+    _deliver_again(worker, job)
+
+    assert not Call.objects.exists() and fake_twilio.requests == []
+    first, again = fake_slack.wait_for(
+        lambda: (
+            len(fake_slack.responses(alice_slack.last_key)) == 2
+            and fake_slack.responses(alice_slack.last_key)
+        )
+    )
+    assert first["text"].startswith("The call to +14155550123 was not placed: this Slack workspace")
+    assert again["text"] == (
+        "Your call to +14155550123 was taken up already, so it is not placed twice. "
+        f"The first time: {first['text']}"
+    )
+    claim = SlackCallRequest.objects.get()
+    assert (claim.call_id, claim.outcome) == (None, first["text"])
+
+
+def test_the_same_job_delivered_twice_at_once_rings_once(
+    alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings
+):
+    ack_text(alice_slack.command("+14155550123"))
+    [job] = list(worker.broker.queues["slack"].queue)
+    worker.broker.queues["slack"].put(job)  # two workers may take the two copies together
+
+    worker.drain()
+
+    call = Call.objects.get()
+    assert len(fake_twilio.requests) == 1
+    replies = fake_slack.wait_for(
+        lambda: (
+            len(fake_slack.responses(alice_slack.last_key)) == 2
+            and fake_slack.responses(alice_slack.last_key)
+        )
+    )
+    texts = sorted(reply["text"] for reply in replies)
+    assert texts[0].startswith(f"Call #{call.id} placed")
+    assert "it is not placed twice" in texts[1]
+
+
+def test_a_claim_is_never_held_back_by_a_callers_transaction(alice, acme_install):
+    from django.db import transaction
+
+    from hub.integrations.slack.models import SlackCallRequest
+    from hub.integrations.slack.services import slack_call_request_claim
+
+    claim = {
+        "request_id": "r-1",
+        "installation": acme_install,
+        "user": alice,
+        "to_number": "+14155550123",
+    }
+    with pytest.raises(RuntimeError), transaction.atomic():
+        slack_call_request_claim(**claim)
+    assert not SlackCallRequest.objects.exists()
+    assert slack_call_request_claim(**claim)[1] is True
+    assert slack_call_request_claim(**claim)[1] is False

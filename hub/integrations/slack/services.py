@@ -191,12 +191,16 @@ def _link_store(
 def slack_call_request_claim(
     *, request_id: str, installation: SlackInstallation, user: User, to_number: str
 ) -> tuple[SlackCallRequest, bool]:
-    """Claim a ``/call`` for this worker (committed at once); False if it was claimed before.
+    """Claim a ``/call`` for this worker; False, with the earlier claim, if it was claimed before.
 
-    A job is claimed before Twilio is asked: a second delivery of the same job (the broker
-    gives an unacknowledged job again when its worker died) finds the claim and places nothing.
+    A job is claimed before anything else: a second delivery of the same job (the broker gives
+    an unacknowledged job again when its worker died) or a second click of the same button
+    finds the claim and places nothing. The unique request id decides a race: the second
+    insert waits for the first to commit, fails, and the first claim is returned. The
+    claim is committed at once (``durable``: never inside a caller's transaction, which would
+    keep it from the other worker until after Twilio was asked).
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         request, created = SlackCallRequest.objects.get_or_create(
             request_id=request_id,
             defaults={"installation": installation, "user": user, "to_number": to_number},

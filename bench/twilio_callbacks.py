@@ -378,6 +378,12 @@ async def main() -> None:
     parser.add_argument("--burst-seconds", type=float, default=10.0)
     parser.add_argument("--worker-threads", type=int, default=8)
     parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="HUB_TWILIO_BATCH_SIZE of the worker (default: the setting's own default)",
+    )
+    parser.add_argument(
         "--web", choices=("daphne", "uvicorn"), default="daphne", help="the hub's web server"
     )
     parser.add_argument(
@@ -406,11 +412,15 @@ async def main() -> None:
 
     port, base_port = free_port(), free_port()
     env = env_for(args, port)
+    if args.batch_size is not None:
+        env["HUB_TWILIO_BATCH_SIZE"] = str(args.batch_size)
     owner = prepare_database(env)
     database = env["DATABASE_URL"].rsplit("/", 1)[1]
     broker = redis.Redis.from_url(env["DRAMATIQ_BROKER_URL"])
-    for key in broker.scan_iter("dramatiq:twilio*"):
-        broker.delete(key)
+    # Left by an earlier run: its queues, and its drain doorbell (which would hold back ours).
+    for pattern in ("dramatiq:twilio*", "dramatiq:hub-twilio-*"):
+        for key in broker.scan_iter(pattern):
+            broker.delete(key)
     rows: list[dict] = []
     connector = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=connector) as session:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.core.exceptions import ValidationError
@@ -208,7 +208,7 @@ def call_ensure(
     to_number: str,
     status: str = CallStatus.INITIATED,
     sid_locked: bool = False,
-    known: dict[str, Call] | None = None,
+    batch: CallBatch | None = None,
     **fields: Any,
 ) -> tuple[Call | None, bool]:
     """Return the call with this CallSid, locked, and whether it was created just now.
@@ -218,19 +218,19 @@ def call_ensure(
     lock in this transaction already, before this function's first read (see
     :func:`call_sid_lock_sql`).
 
-    ``known``: a batch's calls, read with ``select_for_update`` under the CallSid locks the
+    ``batch``: a batch's calls, read with ``select_for_update`` under the CallSid locks the
     caller holds (:func:`calls_locked`). A sid missing from it has no call yet; a call made
     here is added to it. The insert then has no savepoint: a duplicate sid fails the caller's
     transaction, which applies its callbacks one by one instead.
     """
-    if known is not None:
-        call = known.get(call_sid)
+    if batch is not None:
+        call = batch.calls.get(call_sid)
         if call is not None:
             return call, False
-        created = _call_make(call_sid, direction, from_number, to_number, status, False, fields)
-        if created[0] is not None:
-            known[call_sid] = created[0]
-        return created
+        made = _call_make(call_sid, direction, from_number, to_number, status, batch, fields)
+        if made[0] is not None:
+            batch.calls[call_sid] = made[0]
+        return made
     call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
     if call is not None:
         return call, False
@@ -239,7 +239,7 @@ def call_ensure(
         call = Call.objects.select_for_update().filter(twilio_call_sid=call_sid).first()
         if call is not None:
             return call, False
-    return _call_make(call_sid, direction, from_number, to_number, status, True, fields)
+    return _call_make(call_sid, direction, from_number, to_number, status, None, fields)
 
 
 def _call_make(
@@ -248,10 +248,13 @@ def _call_make(
     from_number: str,
     to_number: str,
     status: str,
-    savepoint: bool,
+    batch: CallBatch | None,
     fields: dict[str, Any],
 ) -> tuple[Call | None, bool]:
-    """Adopt or create the call of a CallSid nobody has yet; the caller holds its lock."""
+    """Adopt or create the call of a CallSid nobody has yet; the caller holds its lock.
+
+    In a batch, a company number is looked up once, and the insert has no savepoint."""
+    savepoint = batch is None
     if direction == CallDirection.OUTBOUND:
         # Under the CallSid lock, so a second callback for this sid waits and then finds it.
         call = _placeholder_adopt(call_sid, from_number, to_number)
@@ -260,7 +263,7 @@ def _call_make(
     ours, theirs = (to_number, from_number)
     if direction == CallDirection.OUTBOUND:
         ours, theirs = (from_number, to_number)
-    number = company_number_find(ours)
+    number = batch.number_find(ours) if batch is not None else company_number_find(ours)
     if number is None:
         return None, False
     contact = contact_find(company_id=number.company_id, number=theirs)
@@ -346,13 +349,27 @@ def call_sid_lock_sql(column: str) -> tuple[str, tuple[int]] | None:
     return f"pg_advisory_xact_lock(%s, hashtext({column}))", (_CALL_SID_LOCK_CLASS,)
 
 
-def calls_locked(call_sids: list[str]) -> dict[str, Call]:
+@dataclass
+class CallBatch:
+    """What the callbacks of one batch share: their calls by CallSid, read locked, and the
+    company numbers looked up so far (a busy line's calls come to the same few numbers)."""
+
+    calls: dict[str, Call]
+    numbers: dict[str | None, MatchedNumber | None] = field(default_factory=dict)
+
+    def number_find(self, number: str | None) -> MatchedNumber | None:
+        if number not in self.numbers:
+            self.numbers[number] = company_number_find(number)
+        return self.numbers[number]
+
+
+def calls_locked(call_sids: list[str]) -> CallBatch:
     """Take the CallSid locks of a batch, then read its calls that exist, locked, by sid.
 
     The locks are taken in one statement, in the order of their keys, so two batches sharing
     sids never wait on each other in a circle; the calls are read in the next statement, whose
     snapshot sees what an earlier holder of a lock created (the caller's transaction holds
-    both until commit). Pass the result as ``known`` to :func:`call_ensure`.
+    both until commit). Pass the result as ``batch`` to :func:`call_ensure`.
     """
     sids = sorted(set(call_sids))
     if connection.vendor == "postgresql":
@@ -363,11 +380,8 @@ def calls_locked(call_sids: list[str]) -> dict[str, Call]:
                 "ORDER BY key) AS keys",
                 [_CALL_SID_LOCK_CLASS, sids],
             )
-    return {
-        call.twilio_call_sid: call
-        for call in Call.objects.select_for_update().filter(twilio_call_sid__in=sids)
-        if call.twilio_call_sid
-    }
+    calls = Call.objects.select_for_update().filter(twilio_call_sid__in=sids)
+    return CallBatch(calls={call.twilio_call_sid: call for call in calls})
 
 
 def _call_sid_lock(call_sid: str) -> bool:

@@ -35,6 +35,7 @@ from prometheus_client import Counter
 
 from hub.domain.calls.inbound import (
     MISSED,
+    CallBatch,
     call_ensure,
     call_missed_notify,
     call_recording_upsert,
@@ -113,10 +114,10 @@ _INSERT_SQL = (
 @dataclass
 class _Lookup:
     """How a handler finds its call: alone, under its row's CallSid lock (``sid_locked``), or
-    in a batch (``known``: the batch's calls, from :func:`calls_locked`)."""
+    in a batch (``batch``: from :func:`calls_locked`)."""
 
     sid_locked: bool = False
-    known: dict[str, Call] | None = None
+    batch: CallBatch | None = None
 
 
 @dataclass
@@ -167,7 +168,7 @@ def inbox_drain(*, limit: int) -> Drained:
 
 
 def _batch_apply(rows: list[TwilioCallback]) -> Drained:
-    lookup = _Lookup(known=calls_locked([row.call_sid for row in rows]))
+    lookup = _Lookup(batch=calls_locked([row.call_sid for row in rows]))
     drained = Drained(claimed=len(rows))
     now = timezone.now()
     waiting: list[TwilioCallback] = []
@@ -190,8 +191,31 @@ def _batch_apply(rows: list[TwilioCallback]) -> Drained:
             continue
         row.processed_at, row.outcome, row.last_error = now, outcome[:255], ""
     drained.applied = sum(row.processed_at is not None for row in rows)
-    TwilioCallback.objects.bulk_update(rows, ["processed_at", "outcome", "attempts", "last_error"])
+    _outcomes_save(rows)
     return drained
+
+
+_OUTCOME_FIELDS = ["processed_at", "outcome", "attempts", "last_error"]
+# Column names from the model, values bound as arrays; one statement whatever the batch's size.
+_OUTCOMES_SQL = (
+    f"UPDATE {TwilioCallback._meta.db_table} AS t SET "  # noqa: S608
+    + ", ".join(f"{name} = v.{name}" for name in _OUTCOME_FIELDS)
+    + " FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::int[], %s::text[])"
+    + f" AS v(id, {', '.join(_OUTCOME_FIELDS)}) WHERE t.id = v.id"
+)
+
+
+def _outcomes_save(rows: list[TwilioCallback]) -> None:
+    """Write a batch's outcomes: one ``UPDATE ... FROM unnest(...)`` on PostgreSQL (Django's
+    ``bulk_update`` builds a CASE per field and row, costlier to compile than to run)."""
+    if connection.vendor != "postgresql":
+        TwilioCallback.objects.bulk_update(rows, _OUTCOME_FIELDS)
+        return
+    columns = [[row.pk for row in rows]] + [
+        [getattr(row, name) for row in rows] for name in _OUTCOME_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTCOMES_SQL, columns)
 
 
 def _one_by_one(ids: list[int]) -> Drained:
@@ -371,7 +395,7 @@ def _call_created(
     return call_ensure(
         call_sid=row.call_sid,
         sid_locked=lookup.sid_locked,
-        known=lookup.known,
+        batch=lookup.batch,
         direction=_direction(p),
         from_number=str(p.get("From") or ""),
         to_number=str(p.get("To") or ""),
@@ -468,8 +492,8 @@ def _recording(row: TwilioCallback, lookup: _Lookup) -> str:
     recording_status = str(p.get("RecordingStatus") or "completed").lower()
     if recording_status != "completed":
         return f"recording {recording_status}"
-    if lookup.known is not None:
-        call = lookup.known.get(row.call_sid)
+    if lookup.batch is not None:
+        call = lookup.batch.calls.get(row.call_sid)
     else:
         call = Call.objects.select_for_update().filter(twilio_call_sid=row.call_sid).first()
     if call is None:

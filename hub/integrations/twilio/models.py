@@ -48,6 +48,13 @@ class TwilioCallback(models.Model):
                 condition=models.Q(processed_at__isnull=True),
                 name="hub_twilio_cb_unprocessed_idx",
             ),
+            # The drain's claim: rows never tried, oldest first (an index scan in id order that
+            # stops at the batch's size, and learns to skip the entries of rows applied since).
+            models.Index(
+                fields=["id"],
+                condition=models.Q(processed_at__isnull=True, attempts=0),
+                name="hub_twilio_cb_untried_idx",
+            ),
         ]
 
     def __str__(self) -> str:

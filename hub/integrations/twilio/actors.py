@@ -27,6 +27,9 @@ DRAIN_SECONDS = 1.0
 # The doorbell's flag lives this long at most: a drain message lost with its worker stops
 # holding back new ones after this (and the sweeper finds the rows meanwhile).
 DOORBELL_TTL_SECONDS = 5
+# A drain starting this soon after the one before (in this process) waits HUB_TWILIO_BATCH_WAIT_MS.
+BUSY_WITHIN_SECONDS = 0.1
+_last_drain = float("-inf")
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=500, max_backoff=30_000)
@@ -40,6 +43,15 @@ def twilio_callback_process(callback_id: int) -> None:
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=500, max_backoff=30_000)
 def twilio_inbox_drain() -> None:
+    global _last_drain
+    started, last = time.monotonic(), _last_drain
+    _last_drain = started
+    wait = settings.HUB_TWILIO_BATCH_WAIT_MS / 1000
+    if wait and started - last < BUSY_WITHIN_SECONDS:
+        # Callbacks are coming in quick succession: let the next few join this batch (the
+        # doorbell stays set meanwhile, so they send no drain of their own). A quiet line's
+        # callback is applied at once.
+        time.sleep(wait)
     # Cleared before the first claim: a row stored after this rings again, one stored before
     # is seen by the claim.
     _doorbell_clear()

@@ -146,6 +146,10 @@ class Relay:
             # Any notification (or the timeout) means: look at the log again.
             async for _ in conn.notifies(timeout=timeout, stop_after=1):
                 break
+            # Those that came in meanwhile (a transaction writing many events sends one each)
+            # say the same: one look covers them all, instead of one empty look each.
+            async for _ in conn.notifies(timeout=0):
+                pass
             if stop.is_set():
                 return
 

@@ -285,3 +285,29 @@ def test_a_ceo_registers_a_workspace_for_her_company(alice_client, acme, fake_sl
     assert response.status_code == 302, response.context["adminform"].form.errors
     installation = SlackInstallation.objects.get(team_id="TACME0002")
     assert (installation.company, installation.team_name) == (acme, "Acme Two")
+
+
+@pytest.mark.parametrize("who", ["ceo", "superuser"])
+def test_nobody_deletes_a_call_request_claim(client, alice, who, acme_rows):
+    """A claim keeps a redelivered /call job from ringing twice, so not even a superuser
+    removes it: the delete page is refused, and the list offers no bulk delete (a forged
+    one is ignored)."""
+    superuser = factories.UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff(alice) if who == "ceo" else superuser)
+    row = acme_rows["call_request"]
+    delete_url = admin_url(SlackCallRequest, "delete", row.pk)
+    page = client.get(admin_url(SlackCallRequest, "change", row.pk))
+    assert page.status_code == 200
+    assert not page.context["has_change_permission"]
+
+    assert client.get(delete_url).status_code == 403
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert client.get(admin_url(SlackCallRequest, "changelist")).context["action_form"] is None
+    bulk = client.post(
+        admin_url(SlackCallRequest, "changelist"),
+        {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"},
+    )
+
+    assert bulk.status_code == 200
+    assert bulk.context["action_form"] is None
+    assert SlackCallRequest.objects.filter(pk=row.pk).exists()

@@ -191,3 +191,8 @@ class SlackCallRequestAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
     date_hierarchy = "claimed_at"
     ordering = ("-claimed_at",)
     current_user_fields = ()
+
+    def has_delete_permission(self, request, obj=None):
+        # A row is the claim that keeps a redelivered job from ringing again: nobody, not even
+        # a superuser, removes it here.
+        return False

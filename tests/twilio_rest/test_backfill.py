@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from hub.domain.authentication.models import CompanyUser
 from hub.domain.calls import reconcile
 from hub.domain.calls.models import Call, CallStatus, PhoneNumber
 from hub.domain.calls.reconcile import calls_backfill
@@ -237,6 +238,23 @@ def test_the_command_explains_twilio_unreachable(twilio_settings, closed_port, n
             "2026-03-02",
             stdout=StringIO(),
         )
+
+
+@pytest.mark.parametrize("left", ["removed", "deactivated"])
+def test_a_former_members_number_backfills_calls_given_to_no_one(
+    twilio_settings, twilio_log, acme, alice, numbers, left
+):
+    memberships = CompanyUser.objects.filter(company=acme, user=alice)
+    if left == "removed":
+        memberships.delete()
+    else:
+        memberships.update(is_active=False)
+
+    summary = calls_backfill(company=acme, since=date(2026, 3, 2), until=date(2026, 3, 2))
+
+    assert summary.created == 1
+    call = Call.objects.get(twilio_call_sid=twilio_log["inbound"]["sid"])
+    assert (call.user, call.phone_number) == (None, numbers[0])
 
 
 def test_backfilled_calls_are_matched_to_the_lead_with_that_number(

@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from hub.domain.authentication.models import Company, CompanyUser
+from hub.domain.authentication.models import Company
+from hub.domain.authentication.selectors import company_member_is_active
 from hub.domain.calls.inbound import contact_find
 from hub.domain.calls.models import Call, CallDirection, CallStatus, PhoneNumber
 from hub.domain.calls.outbound import PENDING_SID_PREFIX, call_fail
@@ -135,7 +136,8 @@ def _number(raw: str) -> str:
 
 
 def _call_create_from(*, company: Company, number: PhoneNumber, remote: TwilioCall) -> Call:
-    member = CompanyUser.objects.filter(company=company, user=number.user).exists()
+    # A former member (the membership removed or deactivated) is not given the call.
+    member = company_member_is_active(company_id=company.id, user_id=number.user_id)
     inbound = remote.direction == "inbound"
     contact = contact_find(
         company_id=company.id, number=remote.from_number if inbound else remote.to_number

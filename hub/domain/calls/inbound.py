@@ -345,6 +345,10 @@ def call_sid_lock_sql(column: str) -> tuple[str, tuple[int]] | None:
     A caller that reads its own row with this in the same statement holds the lock from then
     on, and passes ``sid_locked=True`` to :func:`call_ensure`: one statement fewer, and no
     second read, for a call not known yet. None where no lock is needed (SQLite).
+
+    Read it over the rows a ``FOR UPDATE`` subquery returns, not in the select list of the
+    locking query itself: PostgreSQL evaluates that list below LockRows, so the lock would be
+    waited for even on a row that ``SKIP LOCKED`` then skips.
     """
     if connection.vendor != "postgresql":
         return None

@@ -28,8 +28,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import F
 from django.utils import timezone
 from prometheus_client import Counter
 
@@ -256,15 +255,32 @@ def callback_process(callback_id: int) -> str | None:
 
 
 def _locked_row(callback_id: int) -> TwilioCallback | None:
-    """The row, locked; on PostgreSQL its CallSid's lock is taken in the same statement, so
-    call_ensure need not take it (nor read the call again) for a call not known yet."""
-    rows = TwilioCallback.objects.select_for_update(skip_locked=True).filter(pk=callback_id)
-    lock = call_sid_lock_sql(cast(str, TwilioCallback._meta.get_field("call_sid").column))
-    if lock is not None:
-        # Constant SQL (the column is the model's), its one value bound as a parameter.
-        sql, params = lock
-        rows = rows.annotate(sid_locked=RawSQL(sql, params, output_field=TextField()))  # noqa: S611
-    return rows.first()
+    """The row, locked, or None when another transaction holds it; on PostgreSQL its CallSid's
+    lock is taken in the same statement, so call_ensure need not take it (nor read the call
+    again) for a call not known yet.
+
+    The CallSid lock is taken on the row the subquery locked. In the locking query's own select
+    list PostgreSQL would evaluate it below LockRows, before SKIP LOCKED skips a row: a row a
+    batch holds (with its CallSid) would be waited for, for as long as the batch runs or waits,
+    instead of skipped."""
+    lock = call_sid_lock_sql(f"t.{_CALL_SID_COLUMN}")
+    if lock is None:
+        rows = TwilioCallback.objects.select_for_update(skip_locked=True).filter(pk=callback_id)
+        return rows.first()
+    sql, params = lock
+    locked = list(
+        TwilioCallback.objects.raw(_LOCKED_ROW_SQL.format(sid_lock=sql), [*params, callback_id])
+    )
+    return locked[0] if locked else None
+
+
+_CALL_SID_COLUMN = cast(str, TwilioCallback._meta.get_field("call_sid").column)
+# Constant SQL (table and columns are the model's); the CallSid lock's SQL goes in {sid_lock}.
+_LOCKED_ROW_SQL = (
+    "SELECT t.*, {sid_lock} AS sid_locked FROM (SELECT * FROM "  # noqa: S608
+    f"{TwilioCallback._meta.db_table} WHERE {TwilioCallback._meta.pk.column} = %s "
+    "FOR UPDATE SKIP LOCKED) AS t"
+)
 
 
 def _finish(row: TwilioCallback, outcome: str) -> None:

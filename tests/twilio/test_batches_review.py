@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from django.db import connection, connections
 
+from hub.domain.calls.inbound import _CALL_SID_LOCK_CLASS
 from hub.domain.calls.models import Call, CallStatus
 from hub.integrations.twilio import inbox
 from hub.integrations.twilio.models import CallbackKind, TwilioCallback
@@ -83,6 +84,23 @@ class _InThread:
         return not self.thread.is_alive()
 
 
+def _batch_waits_for_its_calls(drain: _InThread, sids: int) -> None:
+    """Wait until ``drain`` holds the CallSid locks of its ``sids`` (it claimed its rows first)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not drain.done_within(0):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = %s AND objsubid = 2 AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                [_CALL_SID_LOCK_CLASS],
+            )
+            if cursor.fetchone()[0] >= sids:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the drain never took its CallSid locks")
+
+
 def _stalled_batch(lines) -> tuple[Call, TwilioCallback, TwilioCallback]:
     """A known Acme call with a callback waiting, then a new Globex call's first callback."""
     held_sid = call_sid()
@@ -101,8 +119,7 @@ def test_a_job_for_a_row_a_waiting_batch_holds_skips_it_at_once(lines):
     held, held_row, other_row = _stalled_batch(lines)
     with _call_held_elsewhere(held):
         drain = _InThread(lambda: inbox.inbox_drain(limit=20))
-        time.sleep(0.5)  # the drain claimed both rows and waits for the held call
-        assert not drain.done_within(0)
+        _batch_waits_for_its_calls(drain, sids=2)  # it claimed both rows, waits for the call
         job = _InThread(lambda: inbox.callback_process(other_row.pk))
         skipped_at_once = job.done_within(PROMPT_SECONDS)
     assert drain.done_within(30) and job.done_within(30)
@@ -126,7 +143,7 @@ def test_a_call_held_elsewhere_holds_up_only_its_own_callbacks(lines):
     held, _held_row, other_row = _stalled_batch(lines)
     with _call_held_elsewhere(held):
         drain = _InThread(lambda: inbox.inbox_drain(limit=20))
-        time.sleep(PROMPT_SECONDS)
+        _batch_waits_for_its_calls(drain, sids=2)
         # Another worker, free meanwhile, takes what it can.
         helper = _InThread(
             lambda: (inbox.inbox_drain(limit=20), inbox.callback_process(other_row.pk))

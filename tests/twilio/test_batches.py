@@ -166,9 +166,15 @@ def test_drains_running_at_once_apply_each_callback_once(number):
     errors: list[BaseException] = []
 
     def drain() -> None:
+        # As the worker does: what a batch leaves (its call was busy in another batch) is
+        # applied alone.
         try:
-            while inbox.inbox_drain(limit=5).claimed:
-                pass
+            while True:
+                drained = inbox.inbox_drain(limit=5)
+                for callback_id, _delay in drained.again:
+                    inbox.callback_process(callback_id)
+                if not drained.claimed:
+                    break
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -181,8 +187,9 @@ def test_drains_running_at_once_apply_each_callback_once(number):
         t.join(timeout=60)
     assert errors == [] and not any(t.is_alive() for t in threads)
     rows = list(TwilioCallback.objects.all())
-    assert {(r.attempts, r.last_error) for r in rows} == {(1, "")}
-    assert all(r.processed_at is not None for r in rows)
+    assert all(r.processed_at is not None and r.last_error == "" for r in rows)
+    # Once each: by a batch, or alone after a batch found its call busy in another one.
+    assert {r.attempts for r in rows} <= {1, 2}
     # Batches took them in turns, sharing calls between them: still one call per sid, completed.
     assert Counter(Call.objects.values_list("status", flat=True)) == {CallStatus.COMPLETED: 12}
     assert len({r.processed_at for r in rows}) > 1
@@ -204,7 +211,8 @@ def test_a_burst_rings_the_doorbell_once_and_nothing_is_lost(client, brokers, nu
         broker.join("twilio", timeout=30_000)
     rows = list(TwilioCallback.objects.all())
     assert len(rows) == 40 and all(r.processed_at is not None for r in rows)
-    assert {r.attempts for r in rows} == {1}
+    # Applied once each: by a batch, or alone when its call was busy in a batch running at once.
+    assert {r.attempts for r in rows} <= {1, 2} and {r.last_error for r in rows} == {""}
     batches = Counter(r.processed_at for r in rows)
     assert max(batches.values()) <= 7 and len(batches) >= 6
     assert Counter(Call.objects.values_list("status", flat=True)) == {CallStatus.COMPLETED: 10}

@@ -1,10 +1,9 @@
-"""Review of the batched drain (b3753d0..8a37680): a batch that waits holds up no row it does not
-have to, and a job applying one row never waits for a batch that holds that very row."""
+"""The batched drain and other writers: a batch never waits for one call (a held call holds up
+no other), and a job applying one row never waits for a batch that holds that very row."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -84,23 +83,6 @@ class _InThread:
         return not self.thread.is_alive()
 
 
-def _batch_waits_for_its_calls(drain: _InThread, sids: int) -> None:
-    """Wait until ``drain`` holds the CallSid locks of its ``sids`` (it claimed its rows first)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not drain.done_within(0):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = %s AND objsubid = 2 AND database = "
-                "(SELECT oid FROM pg_database WHERE datname = current_database())",
-                [_CALL_SID_LOCK_CLASS],
-            )
-            if cursor.fetchone()[0] >= sids:
-                return
-        time.sleep(0.05)
-    raise AssertionError("the drain never took its CallSid locks")
-
-
 def _stalled_batch(lines) -> tuple[Call, TwilioCallback, TwilioCallback]:
     """A known Acme call with a callback waiting, then a new Globex call's first callback."""
     held_sid = call_sid()
@@ -111,17 +93,25 @@ def _stalled_batch(lines) -> tuple[Call, TwilioCallback, TwilioCallback]:
     return held, held_row, other_row
 
 
-def test_a_job_for_a_row_a_waiting_batch_holds_skips_it_at_once(lines):
+def test_a_job_for_a_row_a_running_batch_holds_skips_it_at_once(lines, monkeypatch):
     # The sweeper enqueues a job for every row older than 5 s, so also for the rows of a batch
-    # that waits (here on a call row another writer holds). The job must skip the row the batch
-    # holds (SKIP LOCKED), not wait for the batch's CallSid lock: else each such job takes a
-    # worker thread for as long as the batch waits.
-    held, held_row, other_row = _stalled_batch(lines)
-    with _call_held_elsewhere(held):
-        drain = _InThread(lambda: inbox.inbox_drain(limit=20))
-        _batch_waits_for_its_calls(drain, sids=2)  # it claimed both rows, waits for the call
-        job = _InThread(lambda: inbox.callback_process(other_row.pk))
-        skipped_at_once = job.done_within(PROMPT_SECONDS)
+    # still running. The job must skip the row the batch holds (SKIP LOCKED), not wait for the
+    # batch's CallSid lock: else each such job takes a worker thread for as long as the batch.
+    _held, held_row, other_row = _stalled_batch(lines)
+    started, release = threading.Event(), threading.Event()
+    real = inbox._HANDLERS[CallbackKind.STATUS]
+
+    def slow(row, lookup):  # the batch's first row takes long (holding every row and lock)
+        started.set()
+        assert release.wait(30)
+        return real(row, lookup)
+
+    monkeypatch.setitem(inbox._HANDLERS, CallbackKind.STATUS, slow)
+    drain = _InThread(lambda: inbox.inbox_drain(limit=20))
+    assert started.wait(30), "the drain never started applying its batch"
+    job = _InThread(lambda: inbox.callback_process(other_row.pk))
+    skipped_at_once = job.done_within(PROMPT_SECONDS)
+    release.set()
     assert drain.done_within(30) and job.done_within(30)
     assert (drain.error, job.error) == (None, None)
     assert skipped_at_once, "the job waited for the batch holding its row"
@@ -130,27 +120,42 @@ def test_a_job_for_a_row_a_waiting_batch_holds_skips_it_at_once(lines):
     for row in (held_row, other_row):
         row.refresh_from_db()
         assert row.processed_at is not None and row.attempts == 1
+
+
+def test_a_call_held_elsewhere_holds_up_only_its_own_callbacks(lines):
+    held, held_row, other_row = _stalled_batch(lines)
+    with _call_held_elsewhere(held):
+        drain = _InThread(lambda: inbox.inbox_drain(limit=20))
+        assert drain.done_within(PROMPT_SECONDS), "the batch waited for a call another writer holds"
+        assert drain.error is None
+        assert drain.result.applied == 1
+        assert drain.result.again == [(held_row.pk, inbox.BUSY_DELAY_MS)]
+        other_row.refresh_from_db()
+        held_row.refresh_from_db()
+        # Globex's callback did not wait for Acme's call; Acme's is left to a job of its own.
+        assert other_row.processed_at is not None
+        assert (held_row.processed_at, held_row.attempts) == (None, 1)
+        assert "held by another transaction" in held_row.last_error
+    assert inbox.callback_process(held_row.pk) == CallStatus.COMPLETED
     assert Call.objects.get(pk=held.pk).status == CallStatus.COMPLETED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: a batch waits for every lock of its calls while holding all its rows; "
-    "a call row another writer holds for long holds up the other calls (and companies) of the "
-    "batch, and no other worker may take their rows (SKIP LOCKED) meanwhile",
-)
-def test_a_call_held_elsewhere_holds_up_only_its_own_callbacks(lines):
-    held, _held_row, other_row = _stalled_batch(lines)
-    with _call_held_elsewhere(held):
-        drain = _InThread(lambda: inbox.inbox_drain(limit=20))
-        _batch_waits_for_its_calls(drain, sids=2)
-        # Another worker, free meanwhile, takes what it can.
-        helper = _InThread(
-            lambda: (inbox.inbox_drain(limit=20), inbox.callback_process(other_row.pk))
+def test_a_callsid_a_job_is_applying_is_left_to_it(lines):
+    # A job applying one callback of a call holds its CallSid lock: the batch leaves that
+    # call's rows alone instead of waiting, and applies the rest.
+    held, held_row, other_row = _stalled_batch(lines)
+    from hub.domain.events.relay import database_conninfo
+
+    with psycopg.connect(database_conninfo()) as other:
+        other.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [_CALL_SID_LOCK_CLASS, held.twilio_call_sid],
         )
-        assert helper.done_within(PROMPT_SECONDS)
-        other_row.refresh_from_db()
-        applied_meanwhile = other_row.processed_at is not None
-    assert drain.done_within(30)
+        drain = _InThread(lambda: inbox.inbox_drain(limit=20))
+        assert drain.done_within(PROMPT_SECONDS), "the batch waited for a CallSid lock"
+        other.rollback()
     assert drain.error is None
-    assert applied_meanwhile, "Globex's callback waited for a lock on one of Acme's calls"
+    assert (drain.result.applied, drain.result.again) == (1, [(held_row.pk, inbox.BUSY_DELAY_MS)])
+    other_row.refresh_from_db()
+    assert other_row.processed_at is not None
+    assert inbox.callback_process(held_row.pk) == CallStatus.COMPLETED

@@ -358,10 +358,12 @@ def call_sid_lock_sql(column: str) -> tuple[str, tuple[int]] | None:
 
 @dataclass
 class CallBatch:
-    """What the callbacks of one batch share: their calls by CallSid, read locked, and the
+    """What the callbacks of one batch share: their calls by CallSid, read locked, the CallSids
+    another transaction holds (``busy``: their rows are left to be applied alone), and the
     company numbers looked up so far (a busy line's calls come to the same few numbers)."""
 
     calls: dict[str, Call]
+    busy: frozenset[str] = frozenset()
     numbers: dict[str | None, MatchedNumber | None] = field(default_factory=dict)
 
     def number_find(self, number: str | None) -> MatchedNumber | None:
@@ -371,24 +373,35 @@ class CallBatch:
 
 
 def calls_locked(call_sids: list[str]) -> CallBatch:
-    """Take the CallSid locks of a batch, then read its calls that exist, locked, by sid.
+    """Take what a batch's CallSids need without waiting: their locks, and their calls' rows.
 
-    The locks are taken in one statement, in the order of their keys, so two batches sharing
-    sids never wait on each other in a circle; the calls are read in the next statement, whose
-    snapshot sees what an earlier holder of a lock created (the caller's transaction holds
-    both until commit). Pass the result as ``batch`` to :func:`call_ensure`.
+    A CallSid whose lock another transaction holds (a job applying one of its callbacks), or
+    whose call's row another writer has locked (the CRM, a psql session), is ``busy``: a batch
+    never waits for one call, so one held call holds up no other call of the batch, and two
+    batches never wait on each other. The calls are read after the locks, in a statement whose
+    snapshot sees what an earlier holder of a lock created. Pass the result as ``batch`` to
+    :func:`call_ensure`.
     """
     sids = sorted(set(call_sids))
+    busy: set[str] = set()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, key) FROM "
-                "(SELECT DISTINCT hashtext(sid) AS key FROM unnest(%s::text[]) AS sid "
-                "ORDER BY key) AS keys",
-                [_CALL_SID_LOCK_CLASS, sids],
+                "SELECT sid FROM unnest(%s::text[]) AS sid "
+                "WHERE NOT pg_try_advisory_xact_lock(%s, hashtext(sid))",
+                [sids, _CALL_SID_LOCK_CLASS],
             )
-    calls = Call.objects.select_for_update().filter(twilio_call_sid__in=sids)
-    return CallBatch(calls={call.twilio_call_sid: call for call in calls})
+            busy = {row[0] for row in cursor.fetchall()}
+    mine = [sid for sid in sids if sid not in busy]
+    # SKIP LOCKED (ignored where rows cannot be locked: SQLite serializes writers instead).
+    found = Call.objects.select_for_update(skip_locked=True).filter(twilio_call_sid__in=mine)
+    calls = {call.twilio_call_sid: call for call in found}
+    missing = [sid for sid in mine if sid not in calls]
+    if missing and connection.vendor == "postgresql":
+        # A call skipped above exists, held by another writer: not a call to make.
+        held = Call.objects.filter(twilio_call_sid__in=missing)
+        busy.update(held.values_list("twilio_call_sid", flat=True))
+    return CallBatch(calls=calls, busy=frozenset(busy))
 
 
 def _call_sid_lock(call_sid: str) -> bool:

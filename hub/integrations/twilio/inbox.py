@@ -132,6 +132,8 @@ class Drained:
 # Delays before a row is applied alone again: a call not known yet, or an error.
 NOT_YET_DELAY_MS = 1000
 ERROR_DELAY_MS = 500
+# A row whose call another transaction held: applied alone (its job waits for the call).
+BUSY_DELAY_MS = 0
 
 
 def inbox_drain(*, limit: int) -> Drained:
@@ -171,8 +173,13 @@ def _batch_apply(rows: list[TwilioCallback]) -> Drained:
     drained = Drained(claimed=len(rows))
     now = timezone.now()
     waiting: list[TwilioCallback] = []
+    busy = lookup.batch.busy if lookup.batch is not None else frozenset()
     for row in rows:
         row.attempts = 1
+        if row.call_sid in busy:
+            row.last_error = "its call was held by another transaction: applied alone"
+            drained.again.append((row.pk, BUSY_DELAY_MS))
+            continue
         try:
             outcome = _HANDLERS[row.kind](row, lookup)
         except NotYet:  # raised before its handler wrote anything

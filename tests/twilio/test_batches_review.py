@@ -159,3 +159,37 @@ def test_a_callsid_a_job_is_applying_is_left_to_it(lines):
     other_row.refresh_from_db()
     assert other_row.processed_at is not None
     assert inbox.callback_process(held_row.pk) == CallStatus.COMPLETED
+
+
+def test_a_callsid_held_for_a_moment_is_waited_for_and_applied_in_the_batch(lines):
+    # Another batch or job holds a CallSid for milliseconds: the batch waits for it (callbacks
+    # of one call apply in turn), instead of sending its rows off to be applied alone.
+    held, held_row, _other_row = _stalled_batch(lines)
+    from hub.domain.events.relay import database_conninfo
+
+    with psycopg.connect(database_conninfo()) as other:
+        other.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [_CALL_SID_LOCK_CLASS, held.twilio_call_sid],
+        )
+        drain = _InThread(lambda: inbox.inbox_drain(limit=20))
+        # Let go as soon as the drain is seen waiting for the lock.
+        waiting = False
+        for _ in range(3000):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND classid = %s",
+                    [_CALL_SID_LOCK_CLASS],
+                )
+                if cursor.fetchone()[0]:
+                    waiting = True
+                    break
+            threading.Event().wait(0.001)
+        other.rollback()
+    assert waiting, "the drain never waited for the CallSid lock"
+    assert drain.done_within(30) and drain.error is None
+    assert (drain.result.applied, drain.result.again) == (2, [])
+    held_row.refresh_from_db()
+    assert held_row.processed_at is not None and held_row.attempts == 1
+    assert Call.objects.get(pk=held.pk).status == CallStatus.COMPLETED

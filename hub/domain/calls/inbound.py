@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from hub.domain.authentication.models import Company, CompanyUser, Customer, User
 from hub.domain.calls.models import (
@@ -372,15 +372,21 @@ class CallBatch:
         return self.numbers[number]
 
 
-def calls_locked(call_sids: list[str]) -> CallBatch:
-    """Take what a batch's CallSids need without waiting: their locks, and their calls' rows.
+# How long a batch waits for the CallSid locks another batch or job holds (they hold them for
+# milliseconds); past it, those CallSids are busy and their rows are applied alone.
+BATCH_LOCK_WAIT_MS = 500
 
-    A CallSid whose lock another transaction holds (a job applying one of its callbacks), or
-    whose call's row another writer has locked (the CRM, a psql session), is ``busy``: a batch
-    never waits for one call, so one held call holds up no other call of the batch, and two
-    batches never wait on each other. The calls are read after the locks, in a statement whose
-    snapshot sees what an earlier holder of a lock created. Pass the result as ``batch`` to
-    :func:`call_ensure`.
+
+def calls_locked(call_sids: list[str]) -> CallBatch:
+    """Take what a batch's CallSids need: their locks, and their calls' rows.
+
+    The locks free now are taken at once. Those another transaction holds (another batch, a
+    job applying one callback) are waited for, in key order, at most ``BATCH_LOCK_WAIT_MS``:
+    callbacks of one call then apply in turn, each status pushed. A CallSid still held after
+    that, or whose call's row another writer has locked (the CRM, a psql session), is
+    ``busy``: its rows are applied alone, so one held call holds up no other call of the batch.
+    The calls are read after the locks, in a statement whose snapshot sees what an earlier
+    holder of a lock created. Pass the result as ``batch`` to :func:`call_ensure`.
     """
     sids = sorted(set(call_sids))
     busy: set[str] = set()
@@ -392,6 +398,8 @@ def calls_locked(call_sids: list[str]) -> CallBatch:
                 [sids, _CALL_SID_LOCK_CLASS],
             )
             busy = {row[0] for row in cursor.fetchall()}
+        if busy:
+            busy = _sid_locks_wait(sorted(busy))
     mine = [sid for sid in sids if sid not in busy]
     # SKIP LOCKED (ignored where rows cannot be locked: SQLite serializes writers instead).
     found = Call.objects.select_for_update(skip_locked=True).filter(twilio_call_sid__in=mine)
@@ -402,6 +410,27 @@ def calls_locked(call_sids: list[str]) -> CallBatch:
         held = Call.objects.filter(twilio_call_sid__in=missing)
         busy.update(held.values_list("twilio_call_sid", flat=True))
     return CallBatch(calls=calls, busy=frozenset(busy))
+
+
+def _sid_locks_wait(sids: list[str]) -> set[str]:
+    """Wait a little for CallSid locks others hold; return those still not ours (PostgreSQL).
+
+    In a savepoint: a lock that times out (or two batches waiting on each other) rolls back
+    only the wait, and the batch goes on without those CallSids.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(BATCH_LOCK_WAIT_MS)}")
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(sid)) FROM "
+                "(SELECT sid FROM unnest(%s::text[]) AS sid ORDER BY hashtext(sid)) AS sids",
+                [_CALL_SID_LOCK_CLASS, sids],
+            )
+            cursor.execute("SET LOCAL lock_timeout = 0")
+    except OperationalError:
+        logger.info("CallSid locks still held after %d ms: applied alone", BATCH_LOCK_WAIT_MS)
+        return set(sids)
+    return set()
 
 
 def _call_sid_lock(call_sid: str) -> bool:

@@ -65,7 +65,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise EnvError(name, f"expected a boolean (1/0, true/false, yes/no), got {value!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = env_str(name)
     if value is None:
         return default
@@ -75,6 +77,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise EnvError(name, f"expected an integer, got {value!r}") from None
     if minimum is not None and number < minimum:
         raise EnvError(name, f"must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise EnvError(name, f"must be at most {maximum}, got {number}")
     return number
 
 

@@ -320,7 +320,8 @@ HUB_TWILIO_SWEEP_SECONDS = env_int("HUB_TWILIO_SWEEP_SECONDS", 30, minimum=1)
 # A worker applies at most this many stored callbacks in one transaction.
 HUB_TWILIO_BATCH_SIZE = env_int("HUB_TWILIO_BATCH_SIZE", 20, minimum=1)
 # When callbacks come in quick succession, a drain waits this long for more to join its batch.
-HUB_TWILIO_BATCH_WAIT_MS = env_int("HUB_TWILIO_BATCH_WAIT_MS", 10, minimum=0)
+# At most 1 s: the doorbell expires after 5 s, and the wait delays every callback of the batch.
+HUB_TWILIO_BATCH_WAIT_MS = env_int("HUB_TWILIO_BATCH_WAIT_MS", 10, minimum=0, maximum=1000)
 
 # --- Twilio REST --------------------------------------------------------------------------
 # Unset: Twilio's own API. Tests point the real client library at a loopback fake with it.

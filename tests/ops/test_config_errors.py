@@ -33,6 +33,9 @@ CASES = [
     ("LOG_LEVEL", {"LOG_LEVEL": "verbose"}),
     ("LOG_FORMAT", {"LOG_FORMAT": "xml"}),
     ("HUB_PUBLIC_URL", {"HUB_PUBLIC_URL": "hub.example.com"}),
+    ("HUB_TWILIO_BATCH_SIZE", {"HUB_TWILIO_BATCH_SIZE": "0"}),
+    ("HUB_TWILIO_BATCH_WAIT_MS", {"HUB_TWILIO_BATCH_WAIT_MS": "5000"}),
+    ("HUB_TWILIO_BATCH_WAIT_MS", {"HUB_TWILIO_BATCH_WAIT_MS": "-1"}),
 ]
 if importlib.util.find_spec("pika") is None:
     CASES.append(("DRAMATIQ_BROKER_URL", {"DRAMATIQ_BROKER_URL": "amqp://127.0.0.1:5672"}))

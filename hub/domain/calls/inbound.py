@@ -426,7 +426,7 @@ def _sid_locks_wait(sids: list[str]) -> set[str]:
                 "(SELECT sid FROM unnest(%s::text[]) AS sid ORDER BY hashtext(sid)) AS sids",
                 [_CALL_SID_LOCK_CLASS, sids],
             )
-            cursor.execute("SET LOCAL lock_timeout = 0")
+            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
     except OperationalError:
         logger.info("CallSid locks still held after %d ms: applied alone", BATCH_LOCK_WAIT_MS)
         return set(sids)

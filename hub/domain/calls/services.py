@@ -228,47 +228,24 @@ def call_insert(
     the caller's transaction fails with the insert (no savepoint to roll back to).
     """
     with transaction.atomic(savepoint=savepoint):
-        return _call_insert(
+        call = Call(
             company=company,
             direction=direction,
             from_number=from_number,
             to_number=to_number,
             twilio_call_sid=twilio_call_sid,
             status=status,
-            validate_unique=validate_unique,
             **fields,
         )
-
-
-def _call_insert(
-    *,
-    company: Company,
-    direction: str,
-    from_number: str,
-    to_number: str,
-    twilio_call_sid: str,
-    status: str,
-    validate_unique: bool,
-    **fields,
-) -> Call:
-    call = Call(
-        company=company,
-        direction=direction,
-        from_number=from_number,
-        to_number=to_number,
-        twilio_call_sid=twilio_call_sid,
-        status=status,
-        **fields,
-    )
-    # Rows given as saved instances exist (the foreign keys would say so if one vanished): no
-    # query each. The CHECK constraints only repeat the choices clean_fields checks already.
-    call.full_clean(
-        exclude=_saved_rows(company=company, **fields),
-        validate_unique=validate_unique,
-        validate_constraints=False,
-    )
-    call.save()
-    _record_call(call, "call.created")
+        # Rows given as saved instances exist (the foreign keys would say so if one vanished):
+        # no query each. The CHECK constraints only repeat the choices clean_fields checks.
+        call.full_clean(
+            exclude=_saved_rows(company=company, **fields),
+            validate_unique=validate_unique,
+            validate_constraints=False,
+        )
+        call.save()
+        _record_call(call, "call.created")
     return call
 
 

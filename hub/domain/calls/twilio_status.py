@@ -121,68 +121,43 @@ def call_status_apply(
     with ``select_for_update`` in the current transaction, so it is used as it is, and that a
     failure may fail the caller's whole transaction (no savepoint of its own).
     """
+    from hub.domain.calls.services import call_status_set
+
     with transaction.atomic(savepoint=not locked):
-        return _status_apply(
-            call=call,
-            twilio_status=twilio_status,
-            sequence_number=sequence_number,
+        status = twilio_status_map(twilio_status)
+        if status is None:
+            UNKNOWN_STATUS.labels(status=str(twilio_status)[:40]).inc()
+            logger.warning(
+                "unknown Twilio call status %r for %s (sequence %s); call left unchanged",
+                twilio_status,
+                call.twilio_call_sid,
+                sequence_number,
+            )
+            return False
+        if not locked:
+            call = _refreshed(call)
+        changes = _merged(
+            call,
             duration=duration,
             start_time=start_time,
             end_time=end_time,
             price=price,
             price_unit=price_unit,
-            locked=locked,
         )
-
-
-def _status_apply(
-    *,
-    call: Call,
-    twilio_status: str,
-    sequence_number: int | None,
-    duration: int | None,
-    start_time: datetime | None,
-    end_time: datetime | None,
-    price: Decimal | None,
-    price_unit: str | None,
-    locked: bool,
-) -> bool:
-    from hub.domain.calls.services import call_status_set
-
-    status = twilio_status_map(twilio_status)
-    if status is None:
-        UNKNOWN_STATUS.labels(status=str(twilio_status)[:40]).inc()
-        logger.warning(
-            "unknown Twilio call status %r for %s (sequence %s); call left unchanged",
-            twilio_status,
-            call.twilio_call_sid,
-            sequence_number,
-        )
-        return False
-    if not locked:
-        call = _refreshed(call)
-    changes = _merged(
-        call,
-        duration=duration,
-        start_time=start_time,
-        end_time=end_time,
-        price=price,
-        price_unit=price_unit,
-    )
-    for name, value in changes.items():
-        setattr(call, name, value)
-    moved = status_advances(call.status, status)
-    if moved:
-        call_status_set(
-            call=call,
-            status=status,
-            duration=call.duration,
-            start_time=call.start_time,
-            end_time=call.end_time,
-        )
-        extra = [name for name in ("price", "price_unit") if name in changes]
-        if extra:
-            call.save(update_fields=extra)
-    elif changes:
-        call.save(update_fields=list(changes))
-    return moved or bool(changes)
+        for name, value in changes.items():
+            setattr(call, name, value)
+        moved = status_advances(call.status, status)
+        if moved:
+            call_status_set(
+                call=call,
+                status=status,
+                duration=call.duration,
+                start_time=call.start_time,
+                end_time=call.end_time,
+            )
+            extra = [name for name in ("price", "price_unit") if name in changes]
+            if extra:
+                call.save(update_fields=extra)
+        elif changes:
+            call.save(update_fields=list(changes))
+        return moved or bool(changes)

@@ -180,25 +180,27 @@ def _batch_apply(rows: list[TwilioCallback]) -> Drained:
             row.last_error = "its call was held by another transaction: applied alone"
             drained.again.append((row.pk, BUSY_DELAY_MS))
             continue
-        try:
-            outcome = _HANDLERS[row.kind](row, lookup)
-        except NotYet:  # raised before its handler wrote anything
+        if not _batch_row_apply(row, lookup, now):
             waiting.append(row)
-            continue
-        row.processed_at, row.outcome, row.last_error = now, outcome[:255], ""
     # A later row of the batch may have brought the call a waiting row needs (a recording
     # stored before its call's first status callback): one more try each.
     for row in waiting:
-        try:
-            outcome = _HANDLERS[row.kind](row, lookup)
-        except NotYet as exc:
-            row.last_error = _error_text(exc)
+        if not _batch_row_apply(row, lookup, now):
             drained.again.append((row.pk, NOT_YET_DELAY_MS))
-            continue
-        row.processed_at, row.outcome, row.last_error = now, outcome[:255], ""
     drained.applied = sum(row.processed_at is not None for row in rows)
     _outcomes_save(rows)
     return drained
+
+
+def _batch_row_apply(row: TwilioCallback, lookup: _Lookup, now: datetime) -> bool:
+    """Apply one row of a batch in memory; False when its call is not known yet."""
+    try:
+        outcome = _HANDLERS[row.kind](row, lookup)
+    except NotYet as exc:  # raised before its handler wrote anything
+        row.last_error = _error_text(exc)
+        return False
+    row.processed_at, row.outcome, row.last_error = now, outcome[:255], ""
+    return True
 
 
 _OUTCOME_FIELDS = ["processed_at", "outcome", "attempts", "last_error"]

@@ -1,4 +1,4 @@
-"""Twilio voice webhooks: verify, store in the inbox, enqueue, answer.
+"""Twilio voice webhooks: verify, store in the inbox, ring the drain's doorbell, answer.
 
 The views are async and :func:`~hub.ops.middleware.sessionless`: the signature is checked in
 the event loop, and storing, enqueueing and answering take one hop to a thread.

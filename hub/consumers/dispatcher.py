@@ -34,13 +34,13 @@ from django.conf import settings
 
 from hub.consumers import protocol
 from hub.domain.events.audience import Viewer
-from hub.domain.events.fanout import EVENTS_GROUP, event_wire, layer_is_local
+from hub.consumers.fanout import EVENTS_GROUP, event_wire, layer_is_local
 from hub.domain.events.models import Audience
 from hub.ops import metrics
 
 if TYPE_CHECKING:
     from hub.consumers.hub import HubConsumer
-    from hub.domain.events.relay import Relay
+    from hub.consumers.relay import Relay
 
 log = structlog.get_logger("hub.dispatcher")
 
@@ -331,8 +331,8 @@ class Dispatcher:
                 log.exception("dispatch failed")
 
     async def _run_relay(self) -> None:
-        from hub.domain.events.fanout import publish_batch
-        from hub.domain.events.relay import Relay
+        from hub.consumers.fanout import publish_batch
+        from hub.consumers.relay import Relay
 
         relay = Relay(publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS)
         self.relay = relay

@@ -64,7 +64,7 @@ def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
 
 @_db
 def _replay(viewer: Viewer, after: int, upto: int) -> tuple[bool, list[dict[str, Any]]]:
-    from hub.domain.events.fanout import event_wire
+    from hub.consumers.fanout import event_wire
     from hub.domain.events.selectors import event_list_after, event_replay_incomplete
 
     if event_replay_incomplete(viewer=viewer, after=after):

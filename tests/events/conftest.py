@@ -16,6 +16,6 @@ def postgres_only(db):
 
 @pytest.fixture
 def conninfo(postgres_only):
-    from hub.domain.events.relay import database_conninfo
+    from hub.consumers.relay import database_conninfo
 
     return database_conninfo()

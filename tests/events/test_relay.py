@@ -8,7 +8,7 @@ import contextlib
 import psycopg
 import pytest
 
-from hub.domain.events.relay import Relay
+from hub.consumers.relay import Relay
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

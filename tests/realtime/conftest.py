@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from django.db import connections
 
 from hub.consumers.dispatcher import dispatcher
-from hub.domain.events.fanout import layer_is_local, publish_batch
+from hub.consumers.fanout import layer_is_local, publish_batch
 from hub.domain.events.services import triggers_write_events
 
 
@@ -22,7 +22,7 @@ async def event_pipeline(request):
         and not layer_is_local()
         and not request.node.get_closest_marker("no_relay")
     ):
-        from hub.domain.events.relay import Relay
+        from hub.consumers.relay import Relay
 
         relay = Relay(publish=publish_batch, poll_interval=0.2)
         task = asyncio.get_running_loop().create_task(relay.run(stop))

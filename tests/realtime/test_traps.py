@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from hub.consumers.dispatcher import dispatcher
-from hub.domain.events.fanout import event_wire, publish_batch
+from hub.consumers.fanout import event_wire, publish_batch
 from hub.domain.events.models import Event
 from tests import factories
 from tests.realtime.helpers import connect_as
@@ -144,7 +144,7 @@ async def test_redis_outage_then_recovery_loses_nothing(settings):
     redis = _start_redis(port)
     try:
         settings.CHANNEL_LAYERS = _redis_layer(f"redis://127.0.0.1:{port}/0")
-        from hub.domain.events.relay import Relay
+        from hub.consumers.relay import Relay
 
         stop = asyncio.Event()
         relay = Relay(publish=publish_batch, poll_interval=0.2)

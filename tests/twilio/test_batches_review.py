@@ -51,7 +51,7 @@ def _store(params: dict) -> TwilioCallback:
 @contextmanager
 def _call_held_elsewhere(call: Call) -> Iterator[None]:
     """Another writer of calls_call (the CRM, a psql session) holds the call's row meanwhile."""
-    from hub.domain.events.relay import database_conninfo
+    from hub.consumers.relay import database_conninfo
 
     with psycopg.connect(database_conninfo()) as other:
         other.execute("SELECT id FROM calls_call WHERE id = %s FOR UPDATE", [call.id])
@@ -144,7 +144,7 @@ def test_a_callsid_a_job_is_applying_is_left_to_it(lines):
     # A job applying one callback of a call holds its CallSid lock: the batch leaves that
     # call's rows alone instead of waiting, and applies the rest.
     held, held_row, other_row = _stalled_batch(lines)
-    from hub.domain.events.relay import database_conninfo
+    from hub.consumers.relay import database_conninfo
 
     with psycopg.connect(database_conninfo()) as other:
         other.execute(
@@ -165,7 +165,7 @@ def test_a_callsid_held_for_a_moment_is_waited_for_and_applied_in_the_batch(line
     # Another batch or job holds a CallSid for milliseconds: the batch waits for it (callbacks
     # of one call apply in turn), instead of sending its rows off to be applied alone.
     held, held_row, _other_row = _stalled_batch(lines)
-    from hub.domain.events.relay import database_conninfo
+    from hub.consumers.relay import database_conninfo
 
     with psycopg.connect(database_conninfo()) as other:
         other.execute(

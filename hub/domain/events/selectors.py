@@ -55,11 +55,6 @@ def event_list_after(
     return list(events.order_by("id")[:limit])
 
 
-def event_list_range(*, after: int, upto: int, limit: int = 5000) -> list[Event]:
-    """Every event in (after, upto], whoever may see it (for a process catching up)."""
-    return list(Event.objects.filter(id__gt=after, id__lte=upto).order_by("id")[:limit])
-
-
 def event_settled_id() -> int:
     """The id up to which every event has been fanned out (the relay's watermark).
 

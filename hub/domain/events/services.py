@@ -8,6 +8,7 @@ process after commit. Either way each change yields exactly one event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
@@ -15,6 +16,18 @@ from django.db import connection, transaction
 from hub.domain.events import sql
 from hub.domain.events.models import Audience, Event
 from hub.ops import metrics
+
+
+# Called with an event's id after the transaction that appended it commits (on databases
+# without triggers). The delivery path registers its publisher here (hub.consumers' AppConfig),
+# so the domain never imports the room above it.
+_committed_hooks: list[Callable[[int], None]] = []
+
+
+def event_committed_connect(hook: Callable[[int], None]) -> None:
+    """Call ``hook(event_id)`` after each in-process event append commits."""
+    if hook not in _committed_hooks:
+        _committed_hooks.append(hook)
 
 
 def triggers_write_events() -> bool:
@@ -63,6 +76,5 @@ def event_record(**fields: Any) -> Event | None:
 
 
 def _publish(event_id: int) -> None:
-    from hub.domain.events.fanout import publish_event_ids
-
-    publish_event_ids([event_id])
+    for hook in _committed_hooks:
+        hook(event_id)

@@ -8,8 +8,8 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from hub.domain.events.fanout import layer_is_local, publish_batch
-from hub.domain.events.relay import Relay
+from hub.consumers.fanout import layer_is_local, publish_batch
+from hub.consumers.relay import Relay
 from hub.domain.events.services import triggers_write_events
 
 

@@ -50,8 +50,11 @@ async def publish_batch(events: list[dict[str, Any]], prev: int, upto: int) -> N
         await get_channel_layer().group_send(EVENTS_GROUP, message)
 
 
-def publish_event_ids(event_ids: list[int]) -> None:
-    """After a commit on a database without triggers: wake the dispatchers to read the log."""
+def publish_event_id(event_id: int) -> None:
+    """After a commit on a database without triggers: wake the dispatchers to read the log.
+
+    Registered with ``hub.domain.events.services.event_committed_connect`` at start-up.
+    """
     if layer_is_local():
         from hub.consumers.dispatcher import dispatcher
 

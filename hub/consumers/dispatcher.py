@@ -33,8 +33,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub.consumers import protocol
-from hub.domain.events.audience import Viewer
 from hub.consumers.fanout import EVENTS_GROUP, event_wire, layer_is_local
+from hub.domain.events.audience import Viewer
 from hub.domain.events.models import Audience
 from hub.ops import metrics
 

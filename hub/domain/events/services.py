@@ -17,7 +17,6 @@ from hub.domain.events import sql
 from hub.domain.events.models import Audience, Event
 from hub.ops import metrics
 
-
 # Called with an event's id after the transaction that appended it commits (on databases
 # without triggers). The delivery path registers its publisher here (hub.consumers' AppConfig),
 # so the domain never imports the room above it.

@@ -289,9 +289,11 @@ configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 # --- the hub ------------------------------------------------------------------------------
 HUB_REPLAY_WINDOW_SECONDS = env_int("HUB_REPLAY_WINDOW_SECONDS", 24 * 3600, minimum=60)
+HUB_RESUME_MAX_EVENTS = env_int("HUB_RESUME_MAX_EVENTS", 5000, minimum=1)
 HUB_WS_MAX_FRAME_BYTES = env_int("HUB_WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 HUB_INVITATION_DAYS = 7
 HUB_WS_AUTH_TIMEOUT_SECONDS = env_float("HUB_WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+HUB_WS_AUTH_DB_TIMEOUT_SECONDS = env_float("HUB_WS_AUTH_DB_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 HUB_WS_IDLE_TIMEOUT_SECONDS = env_float("HUB_WS_IDLE_TIMEOUT_SECONDS", 90.0, minimum=1.0)
 HUB_WS_REVALIDATE_SECONDS = env_float("HUB_WS_REVALIDATE_SECONDS", 60.0, minimum=1.0)
 HUB_WS_SEND_BUFFER = env_int("HUB_WS_SEND_BUFFER", 1000, minimum=1)
@@ -301,9 +303,14 @@ HUB_WS_DRAIN_INTERVAL_SECONDS = env_float("HUB_WS_DRAIN_INTERVAL_SECONDS", 0.2, 
 HUB_WS_RATE_PER_SECOND = env_float("HUB_WS_RATE_PER_SECOND", 20.0, minimum=0.1)
 HUB_WS_RATE_BURST = env_int("HUB_WS_RATE_BURST", 60, minimum=1)
 HUB_GROUP_REFRESH_SECONDS = env_float("HUB_GROUP_REFRESH_SECONDS", 600.0, minimum=0.05)
-HUB_RELAY_GAP_TIMEOUT_SECONDS = env_float("HUB_RELAY_GAP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 # With PostgreSQL but no shared channel layer, the web process runs the relay itself.
 HUB_INPROCESS_RELAY = env_bool("HUB_INPROCESS_RELAY", True)
+# Retention (the scheduler's retention job): events older than HUB_REPLAY_WINDOW_SECONDS and
+# applied Twilio callbacks older than HUB_TWILIO_CALLBACK_RETENTION_DAYS are deleted this often,
+# this many rows per transaction, at most HUB_RETENTION_MAX_ROWS per table in one run.
+HUB_RETENTION_INTERVAL_SECONDS = env_int("HUB_RETENTION_INTERVAL_SECONDS", 3600, minimum=1)
+HUB_RETENTION_BATCH_SIZE = env_int("HUB_RETENTION_BATCH_SIZE", 1000, minimum=1)
+HUB_RETENTION_MAX_ROWS = env_int("HUB_RETENTION_MAX_ROWS", 100_000, minimum=1)
 
 # --- Twilio webhooks ----------------------------------------------------------------------
 # Webhooks answer 503 until both are set; the rest of the hub starts without them.
@@ -322,6 +329,8 @@ HUB_TWILIO_BATCH_SIZE = env_int("HUB_TWILIO_BATCH_SIZE", 20, minimum=1)
 # When callbacks come in quick succession, a drain waits this long for more to join its batch.
 # At most 1 s: the doorbell expires after 5 s, and the wait delays every callback of the batch.
 HUB_TWILIO_BATCH_WAIT_MS = env_int("HUB_TWILIO_BATCH_WAIT_MS", 10, minimum=0, maximum=1000)
+# Applied callbacks are kept this long (for the console), then deleted by retention.
+HUB_TWILIO_CALLBACK_RETENTION_DAYS = env_int("HUB_TWILIO_CALLBACK_RETENTION_DAYS", 30, minimum=1)
 
 # --- Twilio REST --------------------------------------------------------------------------
 # Unset: Twilio's own API. Tests point the real client library at a loopback fake with it.

@@ -334,7 +334,7 @@ class Dispatcher:
         from hub.consumers.fanout import publish_batch
         from hub.consumers.relay import Relay
 
-        relay = Relay(publish=publish_batch, gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS)
+        relay = Relay(publish=publish_batch)
         self.relay = relay
         await relay.run(self._stop)
 

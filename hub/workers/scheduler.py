@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 SWEEP_ACTOR = "hub.integrations.twilio.actors.twilio_inbox_sweep"
 RECONCILE_ACTOR = "hub.workers.actors.calls_reconcile"
+RETENTION_ACTOR = "hub.workers.actors.retention_prune"
 LOCK_TTL_SECONDS = 30.0
 LOCK_RENEW_SECONDS = 10.0
 
@@ -45,7 +46,10 @@ class Job:
 
 def hub_jobs() -> list[Job]:
     """The hub's periodic jobs, with their intervals from settings."""
-    jobs = [Job(SWEEP_ACTOR, float(settings.HUB_TWILIO_SWEEP_SECONDS))]
+    jobs = [
+        Job(SWEEP_ACTOR, float(settings.HUB_TWILIO_SWEEP_SECONDS)),
+        Job(RETENTION_ACTOR, float(settings.HUB_RETENTION_INTERVAL_SECONDS)),
+    ]
     if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
         jobs.append(Job(RECONCILE_ACTOR, float(settings.TWILIO_RECONCILE_INTERVAL_SECONDS)))
     else:

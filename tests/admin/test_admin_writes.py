@@ -19,10 +19,10 @@ from hub.domain.calls.models import Call, PhoneNumber
 from hub.domain.crm.models import Deal, DealStatus, Lead, LeadStatus
 from hub.domain.customers.models import Order, OrderItem
 from hub.domain.emails.models import Email, EmailThread
-from hub.domain.events.models import Event
 from hub.domain.notifications.models import Notification
 from tests import factories
 from tests.admin.helpers import admin_url, changeform_data
+from tests.eventlog import logged_events
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +177,7 @@ def test_deal_stage_and_status_changes_go_through_the_services(bob_client, acme_
     assert deal.won_at is not None
     assert deal.probability == 100
     assert deal.stage.name == "Closed Won"
-    assert Event.objects.filter(topic="deals", type="deal.updated", payload__id=deal.pk).exists()
+    assert logged_events().filter(topic="deals", type="deal.updated", payload__id=deal.pk).exists()
 
 
 def test_deal_add_checks_stage_and_pipeline(bob_client, staff_bob, acme, acme_rows):
@@ -256,7 +256,7 @@ def test_call_status_change_is_pushed(bob_client, acme_rows):
     assert_saved(bob_client.post(admin_url(Call, "change", call.pk), data))
     call.refresh_from_db()
     assert call.status == "InProgress"
-    assert Event.objects.filter(topic="calls", type="call.updated", payload__id=call.pk).exists()
+    assert logged_events().filter(topic="calls", type="call.updated", payload__id=call.pk).exists()
 
 
 def test_notification_add_is_pushed_to_its_user(superuser_client, alice):
@@ -266,7 +266,7 @@ def test_notification_add_is_pushed_to_its_user(superuser_client, alice):
     assert_saved(superuser_client.post(admin_url(Notification, "add"), data))
     notification = Notification.objects.get(title="Console says hi")
     assert notification.user == alice
-    assert Event.objects.filter(type="notification.created", user_id=alice.pk).exists()
+    assert logged_events().filter(type="notification.created", user_id=alice.pk).exists()
 
 
 def test_phone_number_add_normalizes_the_number(bob_client, staff_bob, acme):
@@ -302,7 +302,7 @@ def test_lead_and_call_adds_are_pushed(bob_client, staff_bob, acme):
     assert_saved(bob_client.post(admin_url(Lead, "add"), data))
     lead = Lead.objects.get(email="ada@prospect.test")
     assert lead.created_by == staff_bob
-    assert Event.objects.filter(type="lead.created", payload__id=lead.pk).exists()
+    assert logged_events().filter(type="lead.created", payload__id=lead.pk).exists()
 
     data = add_form(
         bob_client,
@@ -317,7 +317,7 @@ def test_lead_and_call_adds_are_pushed(bob_client, staff_bob, acme):
     )
     assert_saved(bob_client.post(admin_url(Call, "add"), data))
     call = Call.objects.get(twilio_call_sid="CA" + "7" * 32)
-    assert Event.objects.filter(type="call.created", payload__id=call.pk).exists()
+    assert logged_events().filter(type="call.created", payload__id=call.pk).exists()
 
 
 def test_thread_and_email_adds_use_the_account_company(bob_client, acme, acme_rows):
@@ -353,7 +353,7 @@ def test_thread_and_email_adds_use_the_account_company(bob_client, acme, acme_ro
     email = Email.objects.get(message_id="<console-1@acme.test>")
     thread.refresh_from_db()
     assert thread.message_count == 1
-    assert Event.objects.filter(type="email.created", payload__id=email.pk).exists()
+    assert logged_events().filter(type="email.created", payload__id=email.pk).exists()
 
 
 def test_thread_add_refuses_a_lead_of_another_company(superuser_client, acme_rows, globex_rows):

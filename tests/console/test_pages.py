@@ -13,9 +13,9 @@ from hub.domain.authentication.models import CompanyUser
 from hub.domain.authentication.services import company_user_add
 from hub.domain.calls.services import call_create, call_update_status
 from hub.domain.crm.services import deal_create
-from hub.domain.events.models import Event
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.eventlog import logged_events
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_console_index_redirects_to_the_call_board(alice_client):
 
 def test_the_cursor_is_the_newest_event_when_no_relay_has_run(alice_client, acme):
     make_call(acme, "CAcursor")
-    newest = Event.objects.aggregate(newest=Max("id"))["newest"]
+    newest = logged_events().aggregate(newest=Max("id"))["newest"]
     assert json_data(alice_client.get("/console/calls/"), "hub-cursor") == newest
 
 
@@ -163,7 +163,7 @@ def test_event_log_shows_only_the_events_the_user_may_see(
         return {int(i) for i in re.findall(r'data-event-id="(\d+)"', html)}
 
     def event_of(**filters) -> int:
-        return Event.objects.get(**filters).id
+        return logged_events().get(**filters).id
 
     acme_event = event_of(type="call.created", payload__id=acme_call.id)
     globex_event = event_of(type="call.created", payload__id=globex_call.id)
@@ -196,7 +196,7 @@ def test_event_log_shows_deal_events_to_deal_managers_and_the_assignee_only(
         company_name="Client",
         assigned_to=assignee,
     )
-    deal_event = Event.objects.get(type="deal.created").id
+    deal_event = logged_events().get(type="deal.created").id
 
     def shown(user) -> bool:
         client.force_login(user)

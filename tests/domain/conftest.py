@@ -8,6 +8,7 @@ from django.db import connection
 
 from hub.domain.emails import crypto
 from hub.domain.events.models import Event
+from tests.eventlog import event_log_flush
 
 
 class EventLog:
@@ -17,10 +18,12 @@ class EventLog:
         self.mark()
 
     def mark(self) -> None:
+        event_log_flush()
         last = Event.objects.order_by("-id").first()
         self.since = last.id if last else 0
 
     def new(self) -> list[Event]:
+        event_log_flush()
         return list(Event.objects.filter(id__gt=self.since).order_by("id"))
 
     def one(self) -> Event:

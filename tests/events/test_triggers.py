@@ -21,15 +21,18 @@ from hub.domain.events import payloads
 from hub.domain.events.models import Event
 from hub.domain.notifications.services import notification_create, notification_mark_read
 from tests import factories
+from tests.eventlog import event_log_flush
 
 pytestmark = pytest.mark.usefixtures("postgres_only")
 
 
 def _new_events(since: int) -> list[Event]:
+    event_log_flush()
     return list(Event.objects.filter(id__gt=since).order_by("id"))
 
 
 def _last_id() -> int:
+    event_log_flush()
     last = Event.objects.order_by("-id").first()
     return last.id if last else 0
 

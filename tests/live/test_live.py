@@ -16,6 +16,7 @@ from hub.domain.crm.services import deal_assign, deal_create, deal_move, lead_as
 from hub.domain.emails.services import email_store
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.eventlog import event_log_settled
 from tests.live.conftest import Client, client
 from tests.realtime.helpers import access_token
 
@@ -128,6 +129,7 @@ def test_randomized_multi_tenant_every_client_gets_exactly_what_it_may_see(live_
     from hub.domain.events.models import Event
 
     def last_event_id() -> int:
+        event_log_settled()  # the relay logs each committed event (the outbox -> hub_event)
         last = Event.objects.order_by("-id").first()
         return last.id if last else 0
 

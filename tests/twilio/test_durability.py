@@ -14,12 +14,12 @@ from prometheus_client import REGISTRY
 
 from hub.domain.calls.inbound import _call_notification_id
 from hub.domain.calls.models import Call, CallStatus
-from hub.domain.events.models import Event
 from hub.domain.notifications.models import Notification
 from hub.integrations.twilio import inbox
 from hub.integrations.twilio.actors import twilio_callback_process, twilio_inbox_sweep
 from hub.integrations.twilio.models import TwilioCallback
 from tests import factories
+from tests.eventlog import logged_events
 from tests.twilio.conftest import call_sid, post, status_params
 
 STATUS = "/twilio/voice/status"
@@ -67,7 +67,8 @@ def _store_and_process(params: dict) -> None:
 
 def _status_events(sid: str) -> list[str]:
     return list(
-        Event.objects.filter(topic="calls", payload__twilio_call_sid=sid)
+        logged_events()
+        .filter(topic="calls", payload__twilio_call_sid=sid)
         .order_by("id")
         .values_list("payload__status", flat=True)
     )
@@ -169,7 +170,7 @@ def test_a_crash_after_the_call_update_rolls_back_and_the_retry_applies_once(
     inbox.callback_process(row.id)
     post(client, STATUS, status_params(sid, "no-answer", 1))
     missed = TwilioCallback.objects.get(sequence_number=1)
-    events_before = Event.objects.count()
+    events_before = logged_events().count()
 
     real_notify = inbox.call_missed_notify
     crashes = []
@@ -186,7 +187,7 @@ def test_a_crash_after_the_call_update_rolls_back_and_the_retry_applies_once(
         inbox.callback_process(missed.id)
     # Everything the job did rolled back with it.
     assert Call.objects.get(twilio_call_sid=sid).status == CallStatus.RINGING
-    assert Event.objects.count() == events_before
+    assert logged_events().count() == events_before
     assert not Notification.objects.exists()
     missed.refresh_from_db()
     assert (missed.processed_at, missed.attempts) == (None, 1)
@@ -202,4 +203,4 @@ def test_a_crash_after_the_call_update_rolls_back_and_the_retry_applies_once(
     assert Call.objects.get(twilio_call_sid=sid).status == CallStatus.NO_ANSWER
     assert Notification.objects.filter(user=bob).count() == 1
     assert _status_events(sid) == [CallStatus.RINGING, CallStatus.NO_ANSWER]
-    assert Event.objects.count() == events_before + 2  # call.updated + notification.created
+    assert logged_events().count() == events_before + 2  # call.updated + notification.created

@@ -8,12 +8,12 @@ import pytest
 
 from hub.domain.calls.models import Call, CallDirection, CallRecording, CallStatus, VoicemailMessage
 from hub.domain.calls.twilio_status import status_rank
-from hub.domain.events.models import Event
 from hub.domain.notifications.models import Notification
 from hub.integrations.twilio import inbox
 from hub.integrations.twilio.actors import twilio_callback_process
 from hub.integrations.twilio.models import TwilioCallback
 from tests import factories
+from tests.eventlog import logged_events
 from tests.twilio.conftest import ACCOUNT_SID, call_sid, post, status_params
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +40,7 @@ def _run(brokers) -> None:
 def _events(sid: str) -> list[str]:
     return [
         e.payload["status"]
-        for e in Event.objects.filter(topic="calls", payload__twilio_call_sid=sid).order_by("id")
+        for e in logged_events().filter(topic="calls", payload__twilio_call_sid=sid).order_by("id")
     ]
 
 
@@ -114,7 +114,7 @@ def test_missed_inbound_call_notifies_the_number_owner_once(client, brokers, lin
     notes = list(Notification.objects.all())
     assert [(n.user_id, n.title) for n in notes] == [(bob.id, "Missed call from +14155550100")]
     assert Call.objects.get(twilio_call_sid=sid).disposition == "NoAnswer"
-    assert Event.objects.filter(topic="notifications", user_id=bob.id).count() == 1
+    assert logged_events().filter(topic="notifications", user_id=bob.id).count() == 1
     assert not Notification.objects.filter(user=charlie).exists()
 
 
@@ -184,7 +184,7 @@ def test_voicemail_notifies_the_owner_and_reaches_the_event_log(client, brokers,
     )
     note = Notification.objects.get(user=bob)
     assert note.title == "Voicemail from +14155550100"
-    event = Event.objects.get(topic="notifications", user_id=bob.id)
+    event = logged_events().get(topic="notifications", user_id=bob.id)
     assert event.type == "notification.created" and event.payload["id"] == str(note.id)
     call = Call.objects.get(twilio_call_sid=sid)
     assert (call.recording_url, call.recording_duration, call.disposition) == (

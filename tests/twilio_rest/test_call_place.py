@@ -19,8 +19,8 @@ from hub.domain.calls.services import (
     call_set_disposition,
     phone_number_add,
 )
-from hub.domain.events.models import Event
 from tests import factories
+from tests.eventlog import logged_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,7 @@ def alice_number(acme, alice):
 def _call_events(call: Call) -> list[str]:
     return [
         e.type
-        for e in Event.objects.filter(topic="calls").order_by("id")
+        for e in logged_events().filter(topic="calls").order_by("id")
         if e.payload["id"] == call.id
     ]
 

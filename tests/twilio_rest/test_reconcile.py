@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from hub.domain.calls.models import Call, CallStatus
 from hub.domain.calls.reconcile import ABANDONED_REASON, calls_reconcile_stale
-from hub.domain.events.models import Event
 from hub.workers.actors import calls_reconcile
 from tests import factories
+from tests.eventlog import logged_events
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_a_stale_in_progress_call_is_corrected_and_fresh_or_final_calls_are_left
     final = _call(
         acme, status=CallStatus.BUSY, sid=_twilio_completed(fake_twilio)["sid"], minutes_old=60
     )
-    before = Event.objects.count()
+    before = logged_events().count()
 
     summary = calls_reconcile_stale()
 
@@ -77,7 +77,7 @@ def test_a_stale_in_progress_call_is_corrected_and_fresh_or_final_calls_are_left
         HUNG_UP,
     )
     assert (stale.price, stale.price_unit) == (Decimal("-0.0130"), "USD")
-    assert [e.type for e in Event.objects.order_by("id")[before:]] == ["call.updated"]
+    assert [e.type for e in logged_events().order_by("id")[before:]] == ["call.updated"]
     fresh.refresh_from_db()
     final.refresh_from_db()
     assert (fresh.status, fresh.duration) == (CallStatus.IN_PROGRESS, None)

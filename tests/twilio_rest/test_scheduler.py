@@ -17,6 +17,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from hub.workers.scheduler import (
     RECONCILE_ACTOR,
+    RETENTION_ACTOR,
     SWEEP_ACTOR,
     HubScheduler,
     Job,
@@ -161,15 +162,20 @@ def test_a_leader_that_dies_is_replaced_when_its_lock_expires(running, redis_url
 def test_the_hubs_jobs_come_from_settings(settings):
     settings.HUB_TWILIO_SWEEP_SECONDS = 7
     settings.TWILIO_RECONCILE_INTERVAL_SECONDS = 120
+    settings.HUB_RETENTION_INTERVAL_SECONDS = 900
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "token"
 
-    assert hub_jobs() == [Job(SWEEP_ACTOR, 7.0), Job(RECONCILE_ACTOR, 120.0)]
+    assert hub_jobs() == [
+        Job(SWEEP_ACTOR, 7.0),
+        Job(RETENTION_ACTOR, 900.0),
+        Job(RECONCILE_ACTOR, 120.0),
+    ]
 
 
 def test_without_twilio_credentials_nothing_is_reconciled(settings):
     settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = None
 
-    assert [job.actor_path for job in hub_jobs()] == [SWEEP_ACTOR]
+    assert [job.actor_path for job in hub_jobs()] == [SWEEP_ACTOR, RETENTION_ACTOR]
 
 
 def test_without_redis_every_process_leads(settings):
@@ -187,6 +193,7 @@ def test_the_command_takes_the_lead_and_stops_cleanly_on_sigterm(redis_url):
         # Long intervals: nothing is enqueued on the shared broker while the test runs.
         "HUB_TWILIO_SWEEP_SECONDS": "3600",
         "TWILIO_RECONCILE_INTERVAL_SECONDS": "3600",
+        "HUB_RETENTION_INTERVAL_SECONDS": "3600",
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "token",
     }

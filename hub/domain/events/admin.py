@@ -1,4 +1,4 @@
-"""Console pages for the hub's own tables: the event log and the relay's cursor (read-only)."""
+"""Console pages for the hub's own tables: the event log, its outbox and the relay's cursor (read-only)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from hub.console.admin_base import SuperuserOnlyAdmin
-from hub.domain.events.models import Event, RelayCursor
+from hub.domain.events.models import Event, EventOutbox, RelayCursor
 
 
 @admin.register(Event)
@@ -48,4 +48,14 @@ class EventAdmin(SuperuserOnlyAdmin):
 class RelayCursorAdmin(SuperuserOnlyAdmin):
     list_display = ("name", "last_event_id", "updated_at")
     fields = ("name", "last_event_id", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(EventOutbox)
+class EventOutboxAdmin(SuperuserOnlyAdmin):
+    """Committed events the relay has not logged yet: rows that stay here mean no relay runs."""
+
+    list_display = ("id", "type", "topic", "audience", "company_id", "user_id", "created_at")
+    ordering = ("id",)
+    fields = ("id", "type", "topic", "audience", "company_id", "user_id", "created_at", "payload")
     readonly_fields = fields

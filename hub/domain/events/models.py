@@ -38,6 +38,30 @@ class Event(models.Model):
         return f"#{self.id} {self.type}"
 
 
+class EventOutbox(models.Model):
+    """Events written on PostgreSQL, waiting for their transaction to commit and the relay.
+
+    Triggers append here, inside the writing transaction. The relay moves committed rows into
+    ``hub_event`` in the order it sees them commit, so a log id is a position in commit order
+    and an open transaction never holds back the events committed after it started.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    company_id = models.IntegerField(null=True, blank=True)
+    audience = models.CharField(max_length=16, choices=Audience.choices)
+    user_id = models.IntegerField(null=True, blank=True)
+    topic = models.CharField(max_length=32)
+    type = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "hub_event_outbox"
+
+    def __str__(self) -> str:
+        return f"outbox #{self.id} {self.type}"
+
+
 class RelayCursor(models.Model):
     """How far the relay has fanned out the log (its watermark survives restarts)."""
 

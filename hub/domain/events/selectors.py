@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from hub.domain.authentication.models import AccountType, CompanyUser, User
 from hub.domain.events.audience import Viewer, viewer_events_q
 from hub.domain.events.models import Event, RelayCursor
-
-RELAY_CURSOR = "relay"
+from hub.domain.events.sql import RELAY_CURSOR
 
 
 def viewer_memberships(*, user: User) -> tuple[Viewer, list[CompanyUser]]:
@@ -33,26 +32,68 @@ def viewer_for_user(*, user: User) -> Viewer:
     return viewer_memberships(user=user)[0]
 
 
-def replay_cutoff():
+def replay_cutoff() -> datetime:
     return timezone.now() - timedelta(seconds=settings.HUB_REPLAY_WINDOW_SECONDS)
 
 
-def event_replay_incomplete(*, viewer: Viewer, after: int) -> bool:
-    """True when something the viewer may see happened after ``after`` but left the window."""
+# The row of hub_relay_cursor holding the highest event id retention has deleted.
+PRUNED_CURSOR = "pruned"
+
+
+def event_replay_incomplete(*, viewer: Viewer, after: int, since: datetime | None = None) -> bool:
+    """True when something the viewer may see happened after ``after`` but left the window.
+
+    ``since`` is the window's start (``replay_cutoff()``): a resume reading its events in
+    several queries passes the same one to each, so none slips out of the window in between.
+    """
+    # What retention deleted can no longer be asked whom it was for: a client that has not
+    # seen up to there refetches, even if nothing deleted was for it (a refetch is always safe).
+    if after < event_pruned_upto():
+        return True
     return Event.objects.filter(
-        viewer_events_q(viewer), id__gt=after, created_at__lt=replay_cutoff()
+        viewer_events_q(viewer), id__gt=after, created_at__lt=since or replay_cutoff()
     ).exists()
 
 
-def event_list_after(
-    *, viewer: Viewer, after: int, upto: int | None = None, limit: int = 500
-) -> list[Event]:
-    events = Event.objects.filter(
-        viewer_events_q(viewer), id__gt=after, created_at__gte=replay_cutoff()
+def event_pruned_upto() -> int:
+    """The highest event id retention has deleted (0 when it has deleted none)."""
+    mark = (
+        RelayCursor.objects.filter(name=PRUNED_CURSOR)
+        .values_list("last_event_id", flat=True)
+        .first()
     )
-    if upto is not None:
-        events = events.filter(id__lte=upto)
-    return list(events.order_by("id")[:limit])
+    return mark or 0
+
+
+def _events_in_window(
+    viewer: Viewer, after: int, upto: int | None, since: datetime | None
+) -> QuerySet[Event]:
+    events = Event.objects.filter(
+        viewer_events_q(viewer), id__gt=after, created_at__gte=since or replay_cutoff()
+    )
+    return events if upto is None else events.filter(id__lte=upto)
+
+
+def event_list_after(
+    *,
+    viewer: Viewer,
+    after: int,
+    upto: int | None = None,
+    limit: int = 500,
+    since: datetime | None = None,
+) -> list[Event]:
+    return list(_events_in_window(viewer, after, upto, since).order_by("id")[:limit])
+
+
+def event_count_after(
+    *, viewer: Viewer, after: int, upto: int, limit: int, since: datetime | None = None
+) -> int:
+    """How many events in (after, upto] the viewer may see, counting no further than ``limit``.
+
+    A resume asks whether its replay would exceed the limit: the count stops there rather than
+    scanning a backlog of any size.
+    """
+    return _events_in_window(viewer, after, upto, since)[:limit].count()
 
 
 def event_settled_id() -> int:

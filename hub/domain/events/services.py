@@ -8,12 +8,13 @@ process after commit. Either way each change yields exactly one event.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
-from hub.domain.events import sql
 from hub.domain.events.models import Audience, Event
 from hub.ops import metrics
 
@@ -41,15 +42,32 @@ def event_append(
     topic: str,
     type: str,
     payload: dict[str, Any],
-) -> Event:
-    """Append one event now and publish it once the surrounding transaction commits."""
+) -> Event | None:
+    """Append one event now and publish it once the surrounding transaction commits.
+
+    On PostgreSQL the event goes where the triggers put theirs (the outbox, through
+    ``hub_event_emit``) and the relay logs and publishes it at commit; nothing is returned,
+    as its log id does not exist until then. Elsewhere it is logged at once.
+    """
     if audience not in Audience.values:
         raise ValueError(f"unknown audience {audience!r}")
-    on_postgres = connection.vendor == "postgresql"
-    if on_postgres:
-        # Like the triggers: hold the writers' lock until commit, and wake the relay.
+    metrics.EVENTS_APPENDED.labels(topic=topic).inc()
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [sql.WRITER_LOCK_KEY])
+            cursor.execute(
+                "SELECT hub_event_emit(%s, %s, %s, %s, %s, %s::jsonb)",
+                [
+                    company_id,
+                    audience,
+                    user_id,
+                    topic,
+                    type,
+                    json.dumps(payload, cls=DjangoJSONEncoder),
+                ],
+            )
+        return None
+    # SQLite lets one transaction write at a time, from its first write to its commit: ids
+    # given inside a transaction that writes are already in commit order.
     event = Event.objects.create(
         company_id=company_id,
         audience=audience,
@@ -58,12 +76,7 @@ def event_append(
         type=type,
         payload=payload,
     )
-    metrics.EVENTS_APPENDED.labels(topic=topic).inc()
-    if on_postgres:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [sql.NOTIFY_CHANNEL, str(event.id)])
-    else:
-        transaction.on_commit(lambda: _publish(event.id), robust=True)
+    transaction.on_commit(lambda: _publish(event.id), robust=True)
     return event
 
 

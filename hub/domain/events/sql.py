@@ -1,13 +1,20 @@
-"""PostgreSQL triggers that turn changes of the watched shared tables into hub_event rows.
+"""PostgreSQL triggers that turn changes of the watched shared tables into events.
 
 Whoever writes the table (the hub, the CRM app, a psql session) gets the same event, built
-like hub.domain.events.payloads builds it. Each writer takes a shared advisory lock first, so
-the relay can tell an id gap left by a transaction still running from one left by a rollback.
+like hub.domain.events.payloads builds it. A trigger appends the event to ``hub_event_outbox``
+inside the writing transaction and NOTIFYs; the relay calls ``hub_event_outbox_move``, which
+moves the committed outbox rows into ``hub_event``. A sequence hands out ids in the order
+transactions *ask*, not the order they commit; moving at commit gives ``hub_event.id`` in the
+order the relay sees commits, so a transaction left open never holds back the events committed
+after it, and its own events, whenever it commits, get ids above everything delivered so far.
 """
 
-# Key of the advisory lock every hub_event writer holds (shared) until it commits.
-WRITER_LOCK_KEY = 7265481
 NOTIFY_CHANNEL = "hub_events"
+# Held (per transaction) by whoever moves outbox rows into the log, so two movers never
+# interleave their ids (the relay is one, by its leader lock; tests may move rows themselves).
+MOVE_LOCK_KEY = 7265483
+# The name of the relay's row in hub_relay_cursor: how far the log has been written.
+RELAY_CURSOR = "relay"
 
 _TS = "to_char(({v}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00'"
 
@@ -21,13 +28,45 @@ INSTALL = f"""
 CREATE OR REPLACE FUNCTION hub_event_emit(
     p_company integer, p_audience text, p_user integer, p_topic text, p_type text, p_payload jsonb
 ) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE new_id bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared({WRITER_LOCK_KEY});
-    INSERT INTO hub_event (company_id, audience, user_id, topic, type, payload, created_at)
-    VALUES (p_company, p_audience, p_user, p_topic, p_type, p_payload, clock_timestamp())
-    RETURNING id INTO new_id;
-    PERFORM pg_notify('{NOTIFY_CHANNEL}', new_id::text);
+    INSERT INTO hub_event_outbox (company_id, audience, user_id, topic, type, payload, created_at)
+    VALUES (p_company, p_audience, p_user, p_topic, p_type, p_payload, clock_timestamp());
+    -- One payload for every event: PostgreSQL folds identical notifications of a transaction
+    -- into one, and the relay only needs to know that something committed.
+    PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
+END $$;
+
+-- Move up to p_limit committed outbox rows into hub_event, oldest first, and record the
+-- newest log id in hub_relay_cursor, all in the caller's transaction (one statement under
+-- autocommit). The lock is taken before the rows are read: a second mover waits, then reads
+-- (a new snapshot per statement) only what the first left, and its ids come after the first's.
+CREATE OR REPLACE FUNCTION hub_event_outbox_move(p_limit integer)
+RETURNS TABLE (id bigint, company_id integer, audience text, user_id integer, topic text,
+               type text, payload jsonb)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM pg_advisory_xact_lock({MOVE_LOCK_KEY});
+    RETURN QUERY
+    WITH moved AS (
+        DELETE FROM hub_event_outbox o
+        WHERE o.id IN (SELECT q.id FROM hub_event_outbox q ORDER BY q.id LIMIT p_limit)
+        RETURNING o.id AS outbox_id, o.company_id, o.audience, o.user_id, o.topic, o.type,
+                  o.payload, o.created_at
+    ), logged AS (
+        INSERT INTO hub_event AS e (company_id, audience, user_id, topic, type, payload, created_at)
+        SELECT m.company_id, m.audience, m.user_id, m.topic, m.type, m.payload, m.created_at
+        FROM moved m ORDER BY m.outbox_id
+        RETURNING e.id, e.company_id, e.audience::text, e.user_id, e.topic::text, e.type::text,
+                  e.payload
+    ), settled AS (
+        INSERT INTO hub_relay_cursor AS c (name, last_event_id, updated_at)
+        SELECT '{RELAY_CURSOR}', max(l.id), now() FROM logged l HAVING count(*) > 0
+        ON CONFLICT (name) DO UPDATE
+        SET last_event_id = greatest(c.last_event_id, EXCLUDED.last_event_id), updated_at = now()
+    )
+    SELECT l.id, l.company_id, l.audience, l.user_id, l.topic, l.type, l.payload
+    FROM logged l ORDER BY l.id;
 END $$;
 
 CREATE OR REPLACE FUNCTION hub_notification_event() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -142,4 +181,5 @@ DROP FUNCTION IF EXISTS hub_call_event();
 DROP FUNCTION IF EXISTS hub_deal_event();
 DROP FUNCTION IF EXISTS hub_lead_event();
 DROP FUNCTION IF EXISTS hub_event_emit(integer, text, integer, text, text, jsonb);
+DROP FUNCTION IF EXISTS hub_event_outbox_move(integer);
 """

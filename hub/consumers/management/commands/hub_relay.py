@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from hub.consumers.fanout import layer_is_local, publish_batch
@@ -37,11 +36,7 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        relay = Relay(
-            publish=publish_batch,
-            poll_interval=poll_interval,
-            gap_timeout=settings.HUB_RELAY_GAP_TIMEOUT_SECONDS,
-        )
+        relay = Relay(publish=publish_batch, poll_interval=poll_interval)
         self.stdout.write("hub_relay: listening for events (Ctrl-C to stop)")
         await relay.run(stop)
         self.stdout.write(f"hub_relay: stopped at event #{relay.watermark}")

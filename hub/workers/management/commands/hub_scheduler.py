@@ -13,8 +13,8 @@ from hub.workers.scheduler import HubScheduler, hub_jobs, leader_lock_from_setti
 
 class Command(BaseCommand):
     help = (
-        "Enqueue the hub's periodic actors (Twilio inbox sweep, call reconciliation) until "
-        "SIGTERM; with several running, the one holding the Redis leader lock enqueues."
+        "Enqueue the hub's periodic actors (Twilio inbox sweep, retention, call reconciliation) "
+        "until SIGTERM; with several running, the one holding the Redis leader lock enqueues."
     )
 
     def handle(self, *args, **options) -> None:

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any, TypeVar
 
 import structlog
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from hub.consumers import protocol
+from hub.consumers.auth import session_user
 from hub.consumers.dispatcher import dispatcher
 from hub.consumers.tokens import TokenError, access_token_decode
 from hub.domain.events.audience import Viewer
+from hub.domain.events.selectors import replay_cutoff
 from hub.ops.middleware import request_id_from
 
 log = structlog.get_logger("hub.ws")
+
+T = TypeVar("T")
 
 
 def _db(func):
@@ -63,20 +71,37 @@ def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
 
 
 @_db
-def _replay(viewer: Viewer, after: int, upto: int) -> tuple[bool, list[dict[str, Any]]]:
-    from hub.consumers.fanout import event_wire
-    from hub.domain.events.selectors import event_list_after, event_replay_incomplete
+def _replay_refusal(viewer: Viewer, after: int, upto: int, since: datetime) -> str | None:
+    """Why a resume after ``after`` must be answered ``reset`` (a reason), or None to replay."""
+    from hub.domain.events.selectors import (
+        event_count_after,
+        event_replay_incomplete,
+        event_settled_id,
+    )
 
-    if event_replay_incomplete(viewer=viewer, after=after):
-        return False, []
-    events: list[dict[str, Any]] = []
-    cursor = after
-    while True:
-        batch = event_list_after(viewer=viewer, after=cursor, upto=upto, limit=1000)
-        events.extend(event_wire(e) for e in batch)
-        if len(batch) < 1000:
-            return True, events
-        cursor = batch[-1].id
+    # Beyond this process's own cursor the dispatcher may merely lag another process's (the
+    # client saw that id there): only beyond what the log has settled is the id unknown here,
+    # e.g. after the database was restored from a backup.
+    if after > upto and after > event_settled_id():
+        return protocol.RESET_AHEAD_OF_SERVER
+    if event_replay_incomplete(viewer=viewer, after=after, since=since):
+        return protocol.RESET_BEYOND_REPLAY_WINDOW
+    most = settings.HUB_RESUME_MAX_EVENTS
+    if event_count_after(viewer=viewer, after=after, upto=upto, since=since, limit=most + 1) > most:
+        return protocol.RESET_TOO_MANY_EVENTS
+    return None
+
+
+@_db
+def _replay_page(viewer: Viewer, after: int, upto: int, since: datetime) -> list[tuple[int, str]]:
+    """The next page of a replay: (id, encoded event frame), in id order."""
+    from hub.consumers.fanout import event_wire
+    from hub.domain.events.selectors import event_list_after
+
+    events = event_list_after(
+        viewer=viewer, after=after, upto=upto, since=since, limit=protocol.REPLAY_PAGE_SIZE
+    )
+    return [(e.id, protocol.event_frame_text(event_wire(e))) for e in events]
 
 
 @database_sync_to_async
@@ -121,6 +146,12 @@ def _daphne_protocol(send):
     return None
 
 
+class _Unavailable:
+    """The database did not answer in time; the connection has been closed (1013)."""
+
+
+_UNAVAILABLE = _Unavailable()
+
 # Shared empty placeholders: an idle connection allocates no queue of its own.
 _NO_OUTBOX: deque = deque(maxlen=0)
 _NO_PENDING: list = []
@@ -161,19 +192,23 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._auth_timer: asyncio.TimerHandle | None = None
         self.raw = _daphne_protocol(self.base_send)
         await self.accept()
-        session_user = self.scope.get("user")
-        if session_user is not None and session_user.is_authenticated:
-            await self._start_session(session_user)
-        else:
-            loop = asyncio.get_running_loop()
-            self._auth_timer = loop.call_later(
-                settings.HUB_WS_AUTH_TIMEOUT_SECONDS, lambda: loop.create_task(self._auth_timeout())
-            )
+        if "session" in self.scope:
+            # A session cookie (hub.consumers.auth): its user is read here, within the limit.
+            deadline = self._database_deadline()
+            user = await self._within(deadline, session_user(self.scope))
+            if isinstance(user, _Unavailable):
+                return
+            if user.is_authenticated:
+                await self._start_session(user, deadline=deadline)
+                return
+        loop = asyncio.get_running_loop()
+        self._auth_timer = loop.call_later(
+            settings.HUB_WS_AUTH_TIMEOUT_SECONDS, lambda: loop.create_task(self._auth_timeout())
+        )
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
-        if self._auth_timer is not None:
-            self._auth_timer.cancel()
+        self._cancel_auth_timer()
         dispatcher.unregister(self)
 
     # --- incoming frames ---------------------------------------------------------------
@@ -250,14 +285,22 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_error(protocol.ERR_BAD_TOKEN, str(exc))
             await self.close_with(protocol.CLOSE_UNAUTHENTICATED, "bad token")
             return
-        user = await _user_by_id(token.user_id)
+        # The frame came in time: from here the database reads have their own limit (a
+        # database outage must not look like a missing auth frame, 4401, to the client).
+        self._cancel_auth_timer()
+        deadline = self._database_deadline()
+        user = await self._within(deadline, _user_by_id(token.user_id))
+        if isinstance(user, _Unavailable):
+            return
         if user is None:
             await self.send_error(protocol.ERR_BAD_TOKEN, "unknown user")
             await self.close_with(protocol.CLOSE_UNAUTHENTICATED, "unknown user")
             return
-        await self._start_session(user, expires_at=token.valid_until)
+        await self._start_session(user, deadline=deadline, expires_at=token.valid_until)
 
-    async def _start_session(self, user, *, expires_at: float | None = None) -> None:
+    async def _start_session(
+        self, user, *, deadline: float, expires_at: float | None = None
+    ) -> None:
         if dispatcher.draining:
             await self.close_with(protocol.CLOSE_SERVICE_RESTART, "server restarting")
             return
@@ -265,11 +308,11 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_error(protocol.ERR_INACTIVE_USER, "this account is inactive")
             await self.close_with(protocol.CLOSE_FORBIDDEN, "inactive user")
             return
-        if self._auth_timer is not None:
-            self._auth_timer.cancel()
-            self._auth_timer = None
-        await dispatcher.ensure_started()
-        viewer, hello = await _viewer_and_hello(user)
+        self._cancel_auth_timer()
+        found = await self._within(deadline, self._viewer_and_hello(user))
+        if isinstance(found, _Unavailable):
+            return
+        viewer, hello = found
         self.user, self.viewer, self.expires_at = user, viewer, expires_at
         dispatcher.register(self, viewer)
         hello.update(
@@ -283,10 +326,42 @@ class HubConsumer(AsyncWebsocketConsumer):
         )
         await self.send_frame(hello)
 
+    @staticmethod
+    async def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
+        await dispatcher.ensure_started()  # reads how far delivery has settled, once per process
+        return await _viewer_and_hello(user)
+
     async def _auth_timeout(self) -> None:
         if self.user is None and not self.closing:
             await self.send_error(protocol.ERR_AUTH_REQUIRED, "no auth frame within the time limit")
             await self.close_with(protocol.CLOSE_UNAUTHENTICATED, "auth timeout")
+
+    def _cancel_auth_timer(self) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+
+    @staticmethod
+    def _database_deadline() -> float:
+        return asyncio.get_running_loop().time() + settings.HUB_WS_AUTH_DB_TIMEOUT_SECONDS
+
+    async def _within(self, deadline: float, work: Awaitable[T]) -> T | _Unavailable:
+        """Await the database reads of authenticating, until ``deadline`` (the loop's clock).
+
+        An unreachable or stalled database (a pool that waits for a connection) answers
+        ``unavailable`` and 1013, which clients retry with backoff, rather than 4401, after
+        which they would give up as if signed out.
+        """
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await work
+        except (TimeoutError, DatabaseError) as exc:
+            log.warning("database unavailable while authenticating", error=repr(exc))
+            await self.send_error(
+                protocol.ERR_UNAVAILABLE, "the service is unavailable for a moment; try again"
+            )
+            await self.close_with(protocol.CLOSE_TRY_AGAIN_LATER, "database unavailable")
+            return _UNAVAILABLE
 
     # --- actions -----------------------------------------------------------------------
     async def _resume(self, frame: dict) -> None:
@@ -302,35 +377,79 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.replaying = True
         try:
             upto = dispatcher.latest_id()
-            recovered, events = await _replay(self.viewer, after, upto)
-            if not recovered:
-                await self.send_frame(
-                    {"type": "reset", "reason": "beyond_replay_window", "latest_event_id": upto}
-                )
-                sent: set[int] = set()
+            # One window for every query of this resume, so no event leaves it in between.
+            since = replay_cutoff()
+            reason = await _replay_refusal(self.viewer, after, upto, since)
+            if reason is not None:
+                await self.send_frame({"type": "reset", "reason": reason, "latest_event_id": upto})
             else:
-                sent = set()
-                for event in events:
-                    sent.add(event["id"])
-                    await self._write(
-                        {"type": "websocket.send", "text": protocol.event_frame_text(event)}
-                    )
+                replayed = await self._replay(after, upto, since)
+                if replayed is None:
+                    return  # closed while replaying
                 await self.send_frame(
                     {
                         "type": "resumed",
                         "after": after,
-                        "replayed": len(events),
+                        "replayed": replayed,
                         "recovered": True,
                         "latest_event_id": upto,
                     }
                 )
+            # Held live events: after a replay, those it covered (ids up to upto) and those
+            # the client had (up to after) are not sent again.
+            seen = -1 if reason is not None else max(after, upto)
             pending, self.pending = self.pending, _NO_PENDING
             for event_id, message in pending:
-                if event_id not in sent and (not recovered or event_id > after):
+                if event_id > seen:
                     await self._write(message)
         finally:
             self.replaying = False
             self.pending = _NO_PENDING
+
+    async def _replay(self, after: int, upto: int, since: datetime) -> int | None:
+        """Send the events in (after, upto] the viewer may see, a page at a time.
+
+        Each page is written, and taken by the client, before the next is read: a replay holds
+        one page in memory, not the whole backlog. Returns how many were sent, None if the
+        connection closed meanwhile.
+        """
+        assert self.viewer is not None
+        cursor, replayed = after, 0
+        while True:
+            page = await _replay_page(self.viewer, cursor, upto, since)
+            for _, text in page:
+                await self._write({"type": "websocket.send", "text": text})
+            replayed += len(page)
+            if len(page) < protocol.REPLAY_PAGE_SIZE:
+                return None if self.closing else replayed
+            cursor = page[-1][0]
+            if not await self._drained():
+                return None
+
+    async def _drained(self) -> bool:
+        """Wait until the client has taken what was written (or the send buffer's worth).
+
+        False when the connection closed, or was closed as too slow (4409), meanwhile.
+        """
+        deadline = time.monotonic() + settings.HUB_WS_IDLE_TIMEOUT_SECONDS
+        while not self.closing:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                await self.close_with(protocol.CLOSE_SLOW_CONSUMER, "too far behind")
+            elif self.raw is not None:
+                # Twisted has no awaitable for its write buffer; its backlog is checked
+                # every few milliseconds, as the client reads.
+                if self.raw_backlog() <= settings.HUB_WS_SEND_BUFFER_BYTES:
+                    return True
+                await asyncio.sleep(0.005)
+            elif self.sending:
+                # Other servers: the queued sends finish as the client reads (shielded: the
+                # sending task outlives this wait).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._drain), left)
+            else:
+                return True
+        return False
 
     async def _notification_read(self, frame: dict) -> None:
         everything = frame.get("all") is True
@@ -433,13 +552,22 @@ class HubConsumer(AsyncWebsocketConsumer):
             request_id=getattr(self, "request_id", None),
         )
         raw = self.raw
-        if raw is not None and code != 1000 and not 3000 <= code <= 4999:
-            # Autobahn's sendClose, which daphne calls, refuses the protocol's own codes
-            # (1009 message too big, 1012 service restart) and the client would see 1006.
-            # sendCloseFrame sends any valid code as-is.
-            raw.sendCloseFrame(code=code, reasonUtf8=reason.encode()[:123], isReply=False)
+        if raw is not None and raw.state != raw.STATE_CONNECTING:
+            # daphne turns an ASGI close into Autobahn's sendClose(code), dropping the reason
+            # (hub.js needs "token expired"), and sendClose refuses the protocol's own codes
+            # (1009, 1011, 1012, 1013: the client would see 1006). sendClose only checks its
+            # arguments and calls sendCloseFrame, which starts the same closing handshake: the
+            # state becomes CLOSING, and the client's answering close frame (or, without one,
+            # closeHandshakeTimeout) drops the TCP connection; daphne then sees onClose as
+            # usual. On a connection already closing or closed it does nothing.
+            raw.sendCloseFrame(code=code, reasonUtf8=_close_reason(reason), isReply=False)
             return
         await self.base_send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def _close_reason(reason: str) -> bytes:
+    # A close frame's reason is at most 123 bytes, cut at a character boundary.
+    return reason.encode()[:123].decode(errors="ignore").encode()
 
 
 class _Resume:

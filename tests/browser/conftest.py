@@ -7,14 +7,17 @@ Playwright's own browser download is not used: Chromium comes from the Debian pa
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.live.conftest import LiveHub, free_port, live_hub  # noqa: F401 - fixtures used here
+from tests.live.conftest import (  # noqa: F401 - fixtures used here
+    db_proxy,
+    live_hub,
+    spare_daphne,
+)
 
 CHROMIUM = Path(os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -91,24 +94,9 @@ def open_page(chromium):
 
 
 @pytest.fixture
-def spare_daphne(live_hub):  # noqa: F811 - the fixture imported above
-    """Return ``start(**env)``: a daphne process of its own (beside live_hub's relay).
-
-    A test may stop and restart it, or give it settings of its own.
-    """
-    hubs: list[LiveHub] = []
-
-    def start(**env: str) -> LiveHub:
-        hub = LiveHub(env=live_hub.env | env, ports=[free_port()])
-        hubs.append(hub)
-        hub.start_daphne(hub.ports[0])
-        return hub
-
-    yield start
-    for proc in (p for hub in hubs for p in hub.procs):
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+def cookieless_page(live_hub, open_page):  # noqa: F811 - the fixture imported above
+    """A page of the hub's origin with hub.js loaded and no session cookie."""
+    page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}")
+    page.goto("/admin/login/")
+    page.add_script_tag(url="/static/hub/hub.js")
+    return page

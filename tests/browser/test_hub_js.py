@@ -45,15 +45,6 @@ def staff_member(company):
 
 
 @pytest.fixture
-def cookieless_page(live_hub, open_page):
-    """A page of the hub's origin with hub.js loaded and no session cookie."""
-    page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}")
-    page.goto("/admin/login/")
-    page.add_script_tag(url="/static/hub/hub.js")
-    return page
-
-
-@pytest.fixture
 def acme_page(live_hub, open_page):
     """A console page of a staff member of a fresh company, its own client live."""
     company = factories.CompanyFactory()

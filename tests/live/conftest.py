@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -66,6 +68,13 @@ class LiveHub:
         return proc
 
 
+def database_url(port: int | None = None) -> str:
+    """The test database as a URL for a server process, optionally through another port."""
+    db = connection.settings_dict
+    host, user = db["HOST"] or "127.0.0.1", db["USER"] or "postgres"
+    return f"postgres://{user}@{host}:{port or db['PORT'] or 5432}/{db['NAME']}"
+
+
 def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,12 +94,10 @@ def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30) -> Non
 def live_hub(django_db_setup, django_db_blocker):
     _require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL=postgres://...)")
     _require(bool(settings.REDIS_URL), "Redis (REDIS_URL=redis://...)")
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DRAMATIQ_BROKER_URL": settings.REDIS_URL,
         "HUB_CHANNEL_PREFIX": f"{settings.HUB_CHANNEL_PREFIX}live",
@@ -127,11 +134,136 @@ def live_hub(django_db_setup, django_db_blocker):
                 proc.kill()
 
 
+@pytest.fixture
+def spare_daphne(live_hub):
+    """Return ``start(**env)``: a daphne process of its own (beside live_hub's relay).
+
+    A test may stop and restart it, or give it settings of its own.
+    """
+    hubs: list[LiveHub] = []
+
+    def start(**env: str) -> LiveHub:
+        hub = LiveHub(env=live_hub.env | env, ports=[free_port()])
+        hubs.append(hub)
+        hub.start_daphne(hub.ports[0])
+        return hub
+
+    yield start
+    for proc in (p for hub in hubs for p in hub.procs):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class TcpProxy:
+    """A TCP forwarder on loopback (to PostgreSQL) that a test stops and starts: an outage.
+
+    Stopped, it refuses new connections and cuts the open ones, as a database host that went
+    away would; the server behind it sees real connection errors, not a mock.
+    """
+
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+        self.host, self.target_port = host, target_port
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+
+    def start(self) -> None:
+        listener = socket.create_server((self.host, self.port))  # SO_REUSEADDR on POSIX
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown wakes the thread blocked in accept() and stops listening at once.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            _close(sock)
+        deadline = time.monotonic() + 10
+        while _accepts(self.host, self.port):
+            assert time.monotonic() < deadline, "the stopped proxy still accepts connections"
+            time.sleep(0.05)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection((self.host, self.target_port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                if self._listener is not listener:  # stopped meanwhile
+                    _close(client)
+                    _close(upstream)
+                    continue
+                self._sockets |= {client, upstream}
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(src)
+            _close(dst)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def db_proxy(live_hub):
+    """A started TcpProxy to the test database; ``database_url(db_proxy.port)`` goes through it."""
+    proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+def wait_for(condition, timeout: float = 30, what: str = "the condition"):
+    """Poll ``condition()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 class Client:
     """A real websocket client of the hub."""
 
-    def __init__(self, url: str) -> None:
-        self.ws = connect(url, origin="http://127.0.0.1", open_timeout=10)
+    def __init__(self, url: str, **options) -> None:
+        self.ws = connect(url, origin="http://127.0.0.1", open_timeout=10, **options)
         self.hello: dict | None = None
 
     def send(self, frame: dict) -> None:

@@ -7,7 +7,7 @@
  *     //   session cookie of a console page)
  *     lastId: 1234,                        // resume after this event id (e.g. rendered by the page)
  *     onEvent: (event) => {},              // every event: {id, topic, type, data}
- *     onReset: (frame) => location.reload(), // the gap is beyond the replay window: refetch
+ *     onReset: (frame) => location.reload(), // the gap cannot be replayed (frame.reason): refetch
  *     onAuthError: ({code, reason, error}) => {},  // 4401/4403: no automatic reconnect
  *                                                   // (but "token expired" with getToken reconnects)
  *     onStatus: (status, info) => {},      // connecting, resuming, live, reconnecting, ...
@@ -17,13 +17,18 @@
  *
  * It reconnects with exponential backoff and full jitter, resumes after the last event id it
  * delivered (so nothing is missed and nothing is delivered twice), and pings so the server's
- * idle timeout never closes a healthy connection.
+ * idle timeout never closes a healthy connection. Every close but 4401/4403 is retried that
+ * way, 1011 (server error) and 1013 (try again later: e.g. the database is unreachable) included.
  */
 (function (root) {
   "use strict";
 
   // Close codes after which reconnecting with the same credentials cannot help.
   var AUTH_CLOSE_CODES = { 4401: true, 4403: true };
+  // The server's transient failures: its error (1011), a restart (1012), an outage of what it
+  // depends on, such as the database (1013). Never treated as an auth error, even while
+  // authenticating: reconnect with backoff, then resume.
+  var RETRY_CLOSE_CODES = { 1011: true, 1012: true, 1013: true };
 
   function defaultUrl() {
     var loc = root.location;
@@ -206,6 +211,8 @@
     this._lost();
     if (this._stopped) {
       this._setStatus("closed", { code: code, reason: reason });
+    } else if (RETRY_CLOSE_CODES[code]) {
+      this._scheduleReconnect(code, reason);
     } else if (code === 4401 && reason === "token expired" && this.options.getToken) {
       // The access token ran out mid-session: getToken supplies a fresh one on reconnect,
       // and the client resumes from the last event it saw. A token refused at sign-in
@@ -361,8 +368,10 @@
 
   Hub.prototype._endResume = function (frame, isReset) {
     if (isReset) {
-      // What happened in between is beyond the replay window: the page must refetch its state.
-      if (frame.latest_event_id > this.lastId) this._setLastId(frame.latest_event_id);
+      // The server cannot replay the gap (too old, too long, or an id it has not reached,
+      // e.g. after a database restore): the page refetches its state, and the cursor becomes
+      // the server's, even when that is lower than ours.
+      this._setLastId(frame.latest_event_id);
       this._call(this.options.onReset, frame);
     }
     this._flush();

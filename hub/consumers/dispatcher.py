@@ -25,22 +25,43 @@ import threading
 import time
 import weakref
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from hub.consumers import protocol
-from hub.consumers.fanout import EVENTS_GROUP, event_wire, layer_is_local
+from hub.consumers import protocol, transport
+from hub.consumers.fanout import EVENTS_GROUP, MESSAGE_TYPE, event_wire, layer_is_local
 from hub.domain.events.audience import Viewer
 from hub.domain.events.models import Audience
 from hub.ops import metrics
 
 if TYPE_CHECKING:
-    from hub.consumers.hub import HubConsumer
     from hub.consumers.relay import Relay
+
+
+class HubConsumer(Protocol):
+    """What the dispatcher uses of a connection (``hub.consumers.hub.HubConsumer``)."""
+
+    viewer: Viewer | None
+    expires_at: float | None
+    last_seen: float
+    raw: Any
+    replaying: bool
+    sending: bool
+    closing: bool
+
+    async def deliver(self, event_id: int, message: dict) -> None: ...
+
+    def raw_backlog(self) -> int: ...
+
+    async def send_error(self, code: str, message: str, *, ref: Any = None) -> None: ...
+
+    async def close_with(self, code: int, reason: str = "") -> None: ...
+
 
 log = structlog.get_logger("hub.dispatcher")
 
@@ -203,6 +224,12 @@ class Dispatcher:
                 _discard(self.by_company, company_id, conn)
 
     def recipients(self, event: dict[str, Any]) -> list[HubConsumer]:
+        """The local connections that may see ``event``, for live routing.
+
+        Mirrors the audience rule, ``hub.domain.events.audience.viewer_events_q`` (what replay
+        applies), in memory over the by-user and by-company indexes; change both together.
+        ``tests/events/test_audience_rule.py`` checks that they agree.
+        """
         audience = event["audience"]
         if audience == Audience.USER:
             return list(self.by_user.get(event["user_id"], ()))
@@ -269,7 +296,7 @@ class Dispatcher:
                 if raw.state == raw.STATE_OPEN:
                     if prepared is None:
                         prepared = raw.factory.prepareMessage(text.encode()).payloadHybi
-                    _write_now(raw.transport, prepared)
+                    transport.write_now(raw.transport, prepared)
                 continue
             await conn.deliver(event_id, message)
 
@@ -331,7 +358,7 @@ class Dispatcher:
                 log.exception("dispatch failed")
 
     async def _run_relay(self) -> None:
-        from hub.consumers.fanout import publish_batch
+        # Only processes that run a relay (PostgreSQL without Redis) load psycopg's async side.
         from hub.consumers.relay import Relay
 
         relay = Relay(publish=publish_batch)
@@ -434,33 +461,6 @@ class Dispatcher:
 SWEEP_TICK_SECONDS = 1.0
 
 
-def _write_now(transport: Any, data: bytes) -> None:
-    """Write a framed message to a daphne (Twisted) transport, straight to the socket if idle.
-
-    Twisted's write only queues the bytes and registers the socket for writing, and the next
-    loop turn sends them: two epoll changes and a loop turn per message, which profiling
-    showed to be most of the fan-out's cost. When nothing is queued (the usual case), send
-    at once as asyncio does, and hand Twisted only what the kernel did not take.
-    """
-    sock = getattr(transport, "socket", None)
-    idle = (
-        not transport.dataBuffer
-        and not transport._tempDataLen
-        and not getattr(transport, "TLS", False)
-    )
-    if sock is None or not idle:
-        transport.write(data)
-        return
-    try:
-        sent = sock.send(data)
-    except BlockingIOError:
-        sent = 0
-    except OSError:
-        return  # the connection is gone; Twisted notices on its next read
-    if sent < len(data):
-        transport.write(data[sent:])
-
-
 def _discard(index: dict[int, set], key: int, conn: Any) -> None:
     members = index.get(key)
     if members is not None:
@@ -476,3 +476,25 @@ def _inprocess_relay_wanted() -> bool:
 
 
 dispatcher = Dispatcher()
+
+
+async def publish_batch(events: list[dict[str, Any]], prev: int, upto: int) -> None:
+    """Publish a gap-free batch of events (called by the relay)."""
+    message = {"type": MESSAGE_TYPE, "events": events, "prev": prev, "upto": upto}
+    if layer_is_local():
+        await dispatcher.handle_message(message)
+    else:
+        await get_channel_layer().group_send(EVENTS_GROUP, message)
+
+
+def publish_event_id(event_id: int) -> None:
+    """After a commit on a database without triggers: wake the dispatchers to read the log.
+
+    Registered with ``hub.domain.events.services.event_committed_connect`` at start-up.
+    """
+    if layer_is_local():
+        dispatcher.wake_threadsafe()
+    else:
+        async_to_sync(get_channel_layer().group_send)(
+            EVENTS_GROUP, {"type": MESSAGE_TYPE, "wake": True}
+        )

@@ -7,7 +7,9 @@ at), so a process that missed a message (a channel layer may drop under load) no
 reads the missing events from the log.
 
 Without a shared channel layer (the embedded default), publishing wakes this process's
-dispatcher, which reads the new events from the log in order.
+dispatcher, which reads the new events from the log in order. The publishing functions are
+the dispatcher's (``hub.consumers.dispatcher.publish_batch``, ``publish_event_id``); this module
+holds what both sides share: the group, the message type and an event's wire form.
 """
 
 from __future__ import annotations
@@ -37,31 +39,3 @@ def event_wire(event: Event) -> dict[str, Any]:
 def layer_is_local() -> bool:
     layer = get_channel_layer()
     return layer is None or isinstance(layer, InMemoryChannelLayer)
-
-
-async def publish_batch(events: list[dict[str, Any]], prev: int, upto: int) -> None:
-    """Publish a gap-free batch of events (called by the relay)."""
-    message = {"type": MESSAGE_TYPE, "events": events, "prev": prev, "upto": upto}
-    if layer_is_local():
-        from hub.consumers.dispatcher import dispatcher
-
-        await dispatcher.handle_message(message)
-    else:
-        await get_channel_layer().group_send(EVENTS_GROUP, message)
-
-
-def publish_event_id(event_id: int) -> None:
-    """After a commit on a database without triggers: wake the dispatchers to read the log.
-
-    Registered with ``hub.domain.events.services.event_committed_connect`` at start-up.
-    """
-    if layer_is_local():
-        from hub.consumers.dispatcher import dispatcher
-
-        dispatcher.wake_threadsafe()
-    else:
-        from asgiref.sync import async_to_sync
-
-        async_to_sync(get_channel_layer().group_send)(
-            EVENTS_GROUP, {"type": MESSAGE_TYPE, "wake": True}
-        )

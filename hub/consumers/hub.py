@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import time
 from collections import deque
@@ -13,12 +12,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from hub.consumers import protocol
+from hub.consumers import protocol, reads, transport
 from hub.consumers.auth import session_user
 from hub.consumers.dispatcher import dispatcher
 from hub.consumers.tokens import TokenError, access_token_decode
@@ -29,121 +27,6 @@ from hub.ops.middleware import request_id_from
 log = structlog.get_logger("hub.ws")
 
 T = TypeVar("T")
-
-
-def _db(func):
-    # Reads for one connection at a time need no shared thread: run them on any worker thread.
-    return database_sync_to_async(func, thread_sensitive=False)
-
-
-@_db
-def _user_by_id(user_id: int):
-    from hub.domain.authentication.models import User
-
-    return User.objects.filter(pk=user_id).first()
-
-
-@_db
-def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
-    from hub.domain.events.selectors import viewer_memberships
-
-    viewer, memberships = viewer_memberships(user=user)
-    companies = [
-        {
-            "id": m.company_id,
-            "name": m.company.company_name,
-            "role": m.role,
-            "can_manage_deals": m.can_manage_deals,
-        }
-        for m in memberships
-    ]
-    hello = {
-        "user": {
-            "id": user.id,
-            "email": user.email,
-            "name": user.get_full_name(),
-            "account_type": user.account_type,
-        },
-        "company": companies[0] if companies else None,
-        "companies": companies,
-    }
-    return viewer, hello
-
-
-@_db
-def _replay_refusal(viewer: Viewer, after: int, upto: int, since: datetime) -> str | None:
-    """Why a resume after ``after`` must be answered ``reset`` (a reason), or None to replay."""
-    from hub.domain.events.selectors import (
-        event_count_after,
-        event_replay_incomplete,
-        event_settled_id,
-    )
-
-    # Beyond this process's own cursor the dispatcher may merely lag another process's (the
-    # client saw that id there): only beyond what the log has settled is the id unknown here,
-    # e.g. after the database was restored from a backup.
-    if after > upto and after > event_settled_id():
-        return protocol.RESET_AHEAD_OF_SERVER
-    if event_replay_incomplete(viewer=viewer, after=after, since=since):
-        return protocol.RESET_BEYOND_REPLAY_WINDOW
-    most = settings.HUB_RESUME_MAX_EVENTS
-    if event_count_after(viewer=viewer, after=after, upto=upto, since=since, limit=most + 1) > most:
-        return protocol.RESET_TOO_MANY_EVENTS
-    return None
-
-
-@_db
-def _replay_page(viewer: Viewer, after: int, upto: int, since: datetime) -> list[tuple[int, str]]:
-    """The next page of a replay: (id, encoded event frame), in id order."""
-    from hub.consumers.fanout import event_wire
-    from hub.domain.events.selectors import event_list_after
-
-    events = event_list_after(
-        viewer=viewer, after=after, upto=upto, since=since, limit=protocol.REPLAY_PAGE_SIZE
-    )
-    return [(e.id, protocol.event_frame_text(event_wire(e))) for e in events]
-
-
-@database_sync_to_async
-def _mark_read(user, notification_id: str | None, everything: bool) -> int | None:
-    from django.core.exceptions import ValidationError
-
-    from hub.domain.notifications.services import (
-        notification_mark_read,
-        notifications_mark_all_read,
-    )
-
-    if everything:
-        return notifications_mark_all_read(user=user)
-    assert notification_id is not None, "the frame gives an id when it does not say all"
-    try:
-        notification = notification_mark_read(user=user, notification_id=notification_id)
-    except (ValidationError, ValueError):
-        return None
-    return None if notification is None else 1
-
-
-def _daphne_protocol(send):
-    """The Autobahn protocol behind an ASGI ``send`` when serving on daphne, else None.
-
-    Channels' session middleware wraps ``send``; daphne's is ``partial(handle_reply, protocol)``.
-    With the protocol, an event framed once (Autobahn's prepareMessage) is written to every
-    connection, and the transport's backlog shows how far behind a client is.
-    """
-    for _ in range(5):
-        owner = getattr(send, "__self__", None)
-        if owner is not None and hasattr(owner, "real_send"):
-            send = owner.real_send
-            continue
-        if (
-            isinstance(send, functools.partial)
-            and getattr(send.func, "__name__", "") == "handle_reply"
-            and send.args
-        ):
-            protocol_ = send.args[0]
-            return protocol_ if hasattr(protocol_, "sendPreparedMessage") else None
-        return None
-    return None
 
 
 class _Unavailable:
@@ -190,7 +73,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.tokens = float(settings.HUB_WS_RATE_BURST)
         self.tokens_at = self.last_seen
         self._auth_timer: asyncio.TimerHandle | None = None
-        self.raw = _daphne_protocol(self.base_send)
+        self.raw = transport.daphne_protocol(self.base_send)
         await self.accept()
         if "session" in self.scope:
             # A session cookie (hub.consumers.auth): its user is read here, within the limit.
@@ -289,7 +172,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         # database outage must not look like a missing auth frame, 4401, to the client).
         self._cancel_auth_timer()
         deadline = self._database_deadline()
-        user = await self._within(deadline, _user_by_id(token.user_id))
+        user = await self._within(deadline, reads.user_by_id(token.user_id))
         if isinstance(user, _Unavailable):
             return
         if user is None:
@@ -329,7 +212,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     @staticmethod
     async def _viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
         await dispatcher.ensure_started()  # reads how far delivery has settled, once per process
-        return await _viewer_and_hello(user)
+        return await reads.viewer_and_hello(user)
 
     async def _auth_timeout(self) -> None:
         if self.user is None and not self.closing:
@@ -379,7 +262,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             upto = dispatcher.latest_id()
             # One window for every query of this resume, so no event leaves it in between.
             since = replay_cutoff()
-            reason = await _replay_refusal(self.viewer, after, upto, since)
+            reason = await reads.replay_refusal(self.viewer, after, upto, since)
             if reason is not None:
                 await self.send_frame({"type": "reset", "reason": reason, "latest_event_id": upto})
             else:
@@ -416,7 +299,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         assert self.viewer is not None
         cursor, replayed = after, 0
         while True:
-            page = await _replay_page(self.viewer, cursor, upto, since)
+            page = await reads.replay_page(self.viewer, cursor, upto, since)
             for _, text in page:
                 await self._write({"type": "websocket.send", "text": text})
             replayed += len(page)
@@ -461,7 +344,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                 ref=frame.get("ref"),
             )
             return
-        count = await _mark_read(self.user, notification_id, everything)
+        count = await reads.mark_read(self.user, notification_id, everything)
         if count is None:
             await self.send_error(
                 protocol.ERR_NOT_FOUND, "no such notification", ref=frame.get("ref")
@@ -520,7 +403,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def _finish_sending(self, coro, blocked_on) -> None:
         try:
-            await _Resume(coro, blocked_on)
+            await transport.Resume(coro, blocked_on)
             while self.outbox and not self.closing:
                 await self.base_send(self.outbox.popleft())
         except Exception:
@@ -560,34 +443,6 @@ class HubConsumer(AsyncWebsocketConsumer):
             # state becomes CLOSING, and the client's answering close frame (or, without one,
             # closeHandshakeTimeout) drops the TCP connection; daphne then sees onClose as
             # usual. On a connection already closing or closed it does nothing.
-            raw.sendCloseFrame(code=code, reasonUtf8=_close_reason(reason), isReply=False)
+            raw.sendCloseFrame(code=code, reasonUtf8=transport.close_reason(reason), isReply=False)
             return
         await self.base_send({"type": "websocket.close", "code": code, "reason": reason})
-
-
-def _close_reason(reason: str) -> bytes:
-    # A close frame's reason is at most 123 bytes, cut at a character boundary.
-    return reason.encode()[:123].decode(errors="ignore").encode()
-
-
-class _Resume:
-    """Await the rest of a coroutine that was started by hand and suspended on ``blocked_on``."""
-
-    def __init__(self, coro, blocked_on) -> None:
-        self.coro, self.blocked_on = coro, blocked_on
-
-    def __await__(self):
-        value = self.blocked_on
-        while True:
-            try:
-                sent = yield value
-            except BaseException as exc:
-                try:
-                    value = self.coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = self.coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value

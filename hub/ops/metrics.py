@@ -5,7 +5,6 @@ from prometheus_client import Counter, Gauge, Histogram
 HTTP_REQUESTS = Counter("hub_http_requests_total", "HTTP requests answered", ["method", "status"])
 HTTP_LATENCY = Histogram("hub_http_request_seconds", "Time to answer an HTTP request")
 WS_CONNECTIONS = Gauge("hub_ws_connections", "Open websocket connections in this process")
-EVENTS_APPENDED = Counter("hub_events_appended_total", "Events appended to hub_event", ["topic"])
 # Retention (hub.ops.retention), counted in the process that ran it.
 RETENTION_DELETED = Counter(
     "hub_retention_deleted_rows_total", "Rows deleted by retention, by table", ["table"]

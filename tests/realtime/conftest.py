@@ -7,8 +7,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connections
 
-from hub.consumers.dispatcher import dispatcher
-from hub.consumers.fanout import layer_is_local, publish_batch
+from hub.consumers.dispatcher import dispatcher, publish_batch
+from hub.consumers.fanout import layer_is_local
 from hub.domain.events.services import triggers_write_events
 
 

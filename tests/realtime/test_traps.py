@@ -13,8 +13,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings as django_settings
 from django.db import connection
 
-from hub.consumers.dispatcher import dispatcher
-from hub.consumers.fanout import event_wire, publish_batch
+from hub.consumers.dispatcher import dispatcher, publish_batch
+from hub.consumers.fanout import event_wire
 from hub.domain.events.models import Event
 from tests import factories
 from tests.realtime.helpers import connect_as

@@ -15,8 +15,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
+from hub.domain.events import metrics
 from hub.domain.events.models import Audience, Event
-from hub.ops import metrics
 
 # Called with an event's id after the transaction that appended it commits (on databases
 # without triggers). The delivery path registers its publisher here (hub.consumers' AppConfig),

@@ -7,7 +7,8 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hub.consumers.fanout import layer_is_local, publish_batch
+from hub.consumers.dispatcher import publish_batch
+from hub.consumers.fanout import layer_is_local
 from hub.consumers.relay import Relay
 from hub.domain.events.services import triggers_write_events
 

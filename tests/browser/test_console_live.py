@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from hub.domain.authentication.services import company_user_add
-from hub.domain.calls.services import call_create, call_update_status
+from hub.domain.calls.services import call_create, call_status_set
 from hub.domain.events.audience import viewer_events_q
 from hub.domain.events.models import Event
 from hub.domain.events.selectors import viewer_for_user
@@ -75,7 +75,7 @@ def test_call_board_updates_live_and_misses_nothing_across_a_server_restart(
         "window.notReloaded = true; window.seen = []; hub.on('*', e => seen.push(e.id)); null"
     )
 
-    call_update_status(call=call, status="Ringing")
+    call_status_set(call=call, status="Ringing")
     expect(status).to_have_attribute("data-status", "Ringing", timeout=10 * SECONDS)
     expect(status).to_have_text("Ringing")
 
@@ -87,9 +87,9 @@ def test_call_board_updates_live_and_misses_nothing_across_a_server_restart(
         "data-status", re.compile("reconnecting|connecting"), timeout=10 * SECONDS
     )
     # ... the call moves on and a new one starts while the page is offline ...
-    call_update_status(call=call, status="InProgress")
+    call_status_set(call=call, status="InProgress")
     second = make_call(acme, "CAbrowser2")
-    call_update_status(call=call, status="Completed")
+    call_status_set(call=call, status="Completed")
     make_call(globex, "CAbrowser-globex2")  # not for this page
     # ... and the server comes back on the same address.
     server.start_daphne(port)

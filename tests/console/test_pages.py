@@ -11,7 +11,7 @@ from django.db.models import Max
 
 from hub.domain.authentication.models import CompanyUser
 from hub.domain.authentication.services import company_user_add
-from hub.domain.calls.services import call_create, call_update_status
+from hub.domain.calls.services import call_create, call_status_set
 from hub.domain.crm.services import deal_create
 from hub.domain.notifications.services import notification_create
 from tests import factories
@@ -95,7 +95,7 @@ def test_call_board_shows_the_calls_of_the_users_company_only(
     client, acme, globex, staff_alice, staff_charlie
 ):
     ours = make_call(acme, "CAacme")
-    call_update_status(call=ours, status="Ringing")
+    call_status_set(call=ours, status="Ringing")
     theirs = make_call(globex, "CAglobex")
 
     client.force_login(staff_alice)

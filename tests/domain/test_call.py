@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from hub.domain.calls.inbound import company_number_find
 from hub.domain.calls.models import Call, CallStatus, PhoneNumber, VoicemailMessage
+from hub.domain.calls.selectors import company_number_find
 from hub.domain.calls.services import (
     call_create,
     call_note_add,
-    call_update_status,
+    call_status_set,
     phone_number_add,
     phone_number_update,
     voicemail_create,
@@ -36,10 +36,10 @@ def test_call_create(acme, alice):
     assert (call.company, call.user, call.status) == (acme, alice, CallStatus.INITIATED)
 
 
-def test_call_update_status_records_timing(acme):
+def test_call_status_set_records_timing(acme):
     call = _create(acme)
 
-    call_update_status(call=call, status=CallStatus.COMPLETED, duration=42)
+    call_status_set(call=call, status=CallStatus.COMPLETED, duration=42)
 
     call.refresh_from_db()
     assert (call.status, call.duration) == (CallStatus.COMPLETED, 42)
@@ -49,7 +49,7 @@ def test_an_unknown_status_is_refused(acme):
     call = _create(acme)
 
     with pytest.raises(ValidationError):
-        call_update_status(call=call, status="Exploded")
+        call_status_set(call=call, status="Exploded")
 
     call.refresh_from_db()
     assert call.status == CallStatus.INITIATED
@@ -123,9 +123,9 @@ def test_call_updated_only_when_the_status_changes(acme, events):
     call = _create(acme)
     events.mark()
 
-    call_update_status(call=call, status=CallStatus.RINGING)
-    call_update_status(call=call, status=CallStatus.RINGING, duration=3)  # same status: no event
-    call_update_status(call=call, status=CallStatus.COMPLETED, duration=60)
+    call_status_set(call=call, status=CallStatus.RINGING)
+    call_status_set(call=call, status=CallStatus.RINGING, duration=3)  # same status: no event
+    call_status_set(call=call, status=CallStatus.COMPLETED, duration=60)
 
     ringing, completed = events.new()
     assert (ringing.type, ringing.payload["status"]) == ("call.updated", "Ringing")
@@ -185,7 +185,7 @@ def test_company_number_find_leaves_a_number_two_companies_hold_unmatched(acme, 
     older = factories.PhoneNumberFactory(company=acme, phone_number="+14155559001")
     factories.PhoneNumberFactory(company=acme, phone_number="+14155559001")
 
-    with caplog.at_level("ERROR", logger="hub.domain.calls.inbound"):
+    with caplog.at_level("ERROR", logger="hub.domain.calls.selectors"):
         assert company_number_find("+1 415 555 9000") is None
     assert "+14155559000 is an active number of 2 companies" in caplog.text
     # Two rows of one company are no conflict: the older is taken.

@@ -9,8 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hub.domain.calls.inbound import call_ensure, contact_find
+from hub.domain.calls.inbound import call_ensure, call_sid_held
 from hub.domain.calls.models import CallDirection
+from hub.domain.calls.reports import Leg
+from hub.domain.calls.selectors import contact_find
 from hub.domain.crm.models import Lead
 from tests import factories
 
@@ -107,10 +109,9 @@ def test_a_number_whose_owner_left_the_company_still_records_the_call(acme, alic
         bob.memberships.update(is_active=False)
 
     call, created = call_ensure(
+        call_sid_held(),
         call_sid="CA" + "7" * 32,
-        direction=CallDirection.INBOUND,
-        from_number=CALLER,
-        to_number=number.phone_number,
+        leg=Leg(CallDirection.INBOUND, from_number=CALLER, to_number=number.phone_number),
     )
 
     assert created and (call.company_id, call.phone_number_id, call.user_id) == (

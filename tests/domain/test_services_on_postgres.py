@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from hub.domain.calls.services import call_create, call_update_status
+from hub.domain.calls.services import call_create, call_status_set
 from hub.domain.crm.services import (
     deal_assign,
     deal_create,
@@ -64,7 +64,7 @@ def test_services_leave_the_events_to_the_triggers(acme, alice, bob, no_append):
     call = call_create(
         company=acme, direction="Inbound", from_number="+1", to_number="+2", twilio_call_sid="CApg"
     )
-    call_update_status(call=call, status="Completed")
+    call_status_set(call=call, status="Completed")
     account = factories.EmailAccountFactory(company=acme, user=bob)
     email_store(
         account=account,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from hub.domain.calls.services import call_create, call_update_status
+from hub.domain.calls.services import call_create, call_status_set
 from hub.domain.crm.services import (
     deal_assign,
     deal_create,
@@ -101,8 +101,8 @@ def test_lead_call_and_email_events(acme, alice, bob):
         to_number="+14155550199",
         twilio_call_sid="CA1",
     )
-    call_update_status(call=call, status="Ringing")
-    call_update_status(call=call, status="Ringing", duration=3)  # same status: no event
+    call_status_set(call=call, status="Ringing")
+    call_status_set(call=call, status="Ringing", duration=3)  # same status: no event
     account = factories.EmailAccountFactory(company=acme, user=bob)
     email = email_store(
         account=account,

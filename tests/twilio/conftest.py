@@ -18,7 +18,8 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
 from twilio.request_validator import RequestValidator
 
-from hub.integrations.twilio import actors
+from hub.integrations.twilio.drain import doorbell_key
+from hub.workers import twilio as actors
 
 ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -131,7 +132,7 @@ class Brokers:
         for broker in self.redis_brokers:
             broker.flush_all()
             # A drain message flushed with its queue must not hold back the next test's.
-            broker.client.delete(actors.doorbell_key(broker))
+            broker.client.delete(doorbell_key(broker))
             broker.close()
         for actor, broker in self._originals.items():
             actor.broker = broker

@@ -12,9 +12,13 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
+from hub.domain.calls import callbacks
 from hub.domain.calls.models import Call, CallRecording, CallStatus
-from hub.integrations.twilio import actors, inbox
+from hub.domain.calls.reports import StatusReport
+from hub.integrations.twilio import inbox
+from hub.integrations.twilio.drain import DOORBELL_TTL_SECONDS, doorbell_key
 from hub.integrations.twilio.models import CallbackKind, TwilioCallback
+from hub.workers import twilio as actors
 from tests import factories
 from tests.twilio.conftest import call_sid, post, status_params
 
@@ -129,7 +133,7 @@ def test_one_bad_callback_rolls_back_its_batch_and_holds_up_no_other(number, mon
     good, bad = call_sid(), call_sid()
     for params in [*_lifecycle(good)[:2], status_params(bad, "ringing", 0), *_lifecycle(good)[2:]]:
         _store(params)
-    real = inbox._HANDLERS[CallbackKind.STATUS]
+    real = callbacks.HANDLERS[StatusReport]
 
     def broken_for_bad(row, lookup):
         outcome = real(row, lookup)  # the call is written, then...
@@ -137,7 +141,7 @@ def test_one_bad_callback_rolls_back_its_batch_and_holds_up_no_other(number, mon
             raise RuntimeError("a bug in one callback")
         return outcome
 
-    monkeypatch.setitem(inbox._HANDLERS, CallbackKind.STATUS, broken_for_bad)
+    monkeypatch.setitem(callbacks.HANDLERS, StatusReport, broken_for_bad)
     drained = inbox.inbox_drain(limit=10)
     failed = TwilioCallback.objects.get(call_sid=bad)
     assert (drained.claimed, drained.applied, drained.again) == (5, 4, [(failed.pk, 500)])
@@ -147,7 +151,7 @@ def test_one_bad_callback_rolls_back_its_batch_and_holds_up_no_other(number, mon
     assert (failed.processed_at, failed.attempts) == (None, 1)
     assert "a bug in one callback" in failed.last_error
 
-    monkeypatch.setitem(inbox._HANDLERS, CallbackKind.STATUS, real)
+    monkeypatch.setitem(callbacks.HANDLERS, StatusReport, real)
     assert inbox.callback_process(failed.pk) == CallStatus.RINGING
     failed.refresh_from_db()
     assert (failed.attempts, failed.last_error) == (2, "")
@@ -217,7 +221,7 @@ def test_a_burst_rings_the_doorbell_once_and_nothing_is_lost(client, brokers, nu
     assert max(batches.values()) <= 7 and len(batches) >= 6
     assert Counter(Call.objects.values_list("status", flat=True)) == {CallStatus.COMPLETED: 10}
     # The drain cleared the doorbell: the next callback rings it again.
-    assert not broker.client.exists(actors.doorbell_key(broker))
+    assert not broker.client.exists(doorbell_key(broker))
     post(client, STATUS, status_params(call_sid(), "ringing", 0))
     assert _queued(broker, "twilio") == 1
 
@@ -229,12 +233,12 @@ def test_a_doorbell_whose_drain_was_lost_delays_but_loses_nothing(client, broker
         pytest.skip("needs Redis (REDIS_URL)")
     broker = brokers.redis()
     # A drain was announced, then lost with its worker: the flag says one is on its way.
-    broker.client.set(actors.doorbell_key(broker), "1", ex=actors.DOORBELL_TTL_SECONDS)
+    broker.client.set(doorbell_key(broker), "1", ex=DOORBELL_TTL_SECONDS)
     sid = call_sid()
     assert post(client, STATUS, status_params(sid, "ringing", 0)).status_code == 204
     assert _queued(broker, "twilio") == 0
     # The flag expires on its own; meanwhile the sweeper finds the row.
-    assert broker.client.ttl(actors.doorbell_key(broker)) <= actors.DOORBELL_TTL_SECONDS
+    assert broker.client.ttl(doorbell_key(broker)) <= DOORBELL_TTL_SECONDS
     with brokers.worker(broker):
         assert (
             inbox.inbox_sweep(enqueue=actors.twilio_callback_process.send, min_age=timedelta(0))

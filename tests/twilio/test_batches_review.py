@@ -11,8 +11,10 @@ import psycopg
 import pytest
 from django.db import connection, connections
 
-from hub.domain.calls.inbound import _CALL_SID_LOCK_CLASS
+from hub.domain.calls import callbacks
+from hub.domain.calls.locks import CALL_SID_LOCK_CLASS as _CALL_SID_LOCK_CLASS
 from hub.domain.calls.models import Call, CallStatus
+from hub.domain.calls.reports import StatusReport
 from hub.integrations.twilio import inbox
 from hub.integrations.twilio.models import CallbackKind, TwilioCallback
 from tests import factories
@@ -99,14 +101,14 @@ def test_a_job_for_a_row_a_running_batch_holds_skips_it_at_once(lines, monkeypat
     # batch's CallSid lock: else each such job takes a worker thread for as long as the batch.
     _held, held_row, other_row = _stalled_batch(lines)
     started, release = threading.Event(), threading.Event()
-    real = inbox._HANDLERS[CallbackKind.STATUS]
+    real = callbacks.HANDLERS[StatusReport]
 
     def slow(row, lookup):  # the batch's first row takes long (holding every row and lock)
         started.set()
         assert release.wait(30)
         return real(row, lookup)
 
-    monkeypatch.setitem(inbox._HANDLERS, CallbackKind.STATUS, slow)
+    monkeypatch.setitem(callbacks.HANDLERS, StatusReport, slow)
     drain = _InThread(lambda: inbox.inbox_drain(limit=20))
     assert started.wait(30), "the drain never started applying its batch"
     job = _InThread(lambda: inbox.callback_process(other_row.pk))
@@ -129,7 +131,7 @@ def test_a_call_held_elsewhere_holds_up_only_its_own_callbacks(lines):
         assert drain.done_within(PROMPT_SECONDS), "the batch waited for a call another writer holds"
         assert drain.error is None
         assert drain.result.applied == 1
-        assert drain.result.again == [(held_row.pk, inbox.BUSY_DELAY_MS)]
+        assert drain.result.again == [(held_row.pk, callbacks.BUSY_DELAY_MS)]
         other_row.refresh_from_db()
         held_row.refresh_from_db()
         # Globex's callback did not wait for Acme's call; Acme's is left to a job of its own.
@@ -155,7 +157,10 @@ def test_a_callsid_a_job_is_applying_is_left_to_it(lines):
         assert drain.done_within(PROMPT_SECONDS), "the batch waited for a CallSid lock"
         other.rollback()
     assert drain.error is None
-    assert (drain.result.applied, drain.result.again) == (1, [(held_row.pk, inbox.BUSY_DELAY_MS)])
+    assert (drain.result.applied, drain.result.again) == (
+        1,
+        [(held_row.pk, callbacks.BUSY_DELAY_MS)],
+    )
     other_row.refresh_from_db()
     assert other_row.processed_at is not None
     assert inbox.callback_process(held_row.pk) == CallStatus.COMPLETED

@@ -12,12 +12,13 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
+from hub.domain.calls import callbacks
 from hub.domain.calls.inbound import _call_notification_id
 from hub.domain.calls.models import Call, CallStatus
 from hub.domain.notifications.models import Notification
 from hub.integrations.twilio import inbox
-from hub.integrations.twilio.actors import twilio_callback_process, twilio_inbox_sweep
 from hub.integrations.twilio.models import TwilioCallback
+from hub.workers.twilio import twilio_callback_process, twilio_inbox_sweep
 from tests import factories
 from tests.eventlog import logged_events
 from tests.twilio.conftest import call_sid, post, status_params
@@ -172,7 +173,7 @@ def test_a_crash_after_the_call_update_rolls_back_and_the_retry_applies_once(
     missed = TwilioCallback.objects.get(sequence_number=1)
     events_before = logged_events().count()
 
-    real_notify = inbox.call_missed_notify
+    real_notify = callbacks.call_missed_notify
     crashes = []
 
     def crash_once(**kwargs):
@@ -182,7 +183,7 @@ def test_a_crash_after_the_call_update_rolls_back_and_the_retry_applies_once(
             raise RuntimeError("worker killed mid-job")
         return True
 
-    monkeypatch.setattr(inbox, "call_missed_notify", crash_once)
+    monkeypatch.setattr(callbacks, "call_missed_notify", crash_once)
     with pytest.raises(RuntimeError):
         inbox.callback_process(missed.id)
     # Everything the job did rolled back with it.

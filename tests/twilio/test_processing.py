@@ -10,8 +10,8 @@ from hub.domain.calls.models import Call, CallDirection, CallRecording, CallStat
 from hub.domain.calls.twilio_status import status_rank
 from hub.domain.notifications.models import Notification
 from hub.integrations.twilio import inbox
-from hub.integrations.twilio.actors import twilio_callback_process
 from hub.integrations.twilio.models import TwilioCallback
+from hub.workers.twilio import twilio_callback_process
 from tests import factories
 from tests.eventlog import logged_events
 from tests.twilio.conftest import ACCOUNT_SID, call_sid, post, status_params

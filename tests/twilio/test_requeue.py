@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from hub.domain.calls.models import Call
 from hub.integrations.twilio import inbox
-from hub.integrations.twilio.actors import twilio_callback_process
 from hub.integrations.twilio.models import TwilioCallback
+from hub.workers.twilio import twilio_callback_process
 from tests import factories
 from tests.twilio.conftest import call_sid, status_params
 

@@ -15,8 +15,8 @@ from hub.domain.calls.outbound import (
 )
 from hub.domain.calls.services import (
     call_create,
+    call_disposition_set,
     call_note_add,
-    call_set_disposition,
     phone_number_add,
 )
 from tests import factories
@@ -87,7 +87,7 @@ def test_notes_and_a_disposition_go_on_a_placed_call(
     call = call_place(user=alice, company=acme, to_number="+14155550123", lead=lead)
 
     call_note_add(call=call, user=alice, note="Asked for a quote")
-    call_set_disposition(call=call, disposition=Disposition.CONNECTED)
+    call_disposition_set(call=call, disposition=Disposition.CONNECTED)
 
     call.refresh_from_db()
     assert call.lead == lead

@@ -185,9 +185,3 @@ def now() -> datetime:
 def opening_hours_find(*, company_id: int) -> OpeningHours | None:
     """Return the company's enabled opening hours, or None when its line is always open."""
     return OpeningHours.objects.filter(company_id=company_id, is_enabled=True).first()
-
-
-def company_is_open(company_id: int, at: datetime) -> bool:
-    """Whether inbound calls to the company ring through at ``at``."""
-    hours = opening_hours_find(company_id=company_id)
-    return hours is None or hours.is_open(at)

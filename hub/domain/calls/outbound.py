@@ -4,7 +4,7 @@ The ``calls_call`` row is created and committed first (status ``Initiated``, a p
 so the call is on the board before Twilio is asked and a failure has a row to land on. Then the
 REST API is asked to place the call with status callbacks to the hub, and the CallSid it returns
 replaces the placeholder. Notes and dispositions on the call go through
-:func:`hub.domain.calls.services.call_note_add` and ``call_set_disposition``.
+:func:`hub.domain.calls.services.call_note_add` and ``call_disposition_set``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 
 from hub.domain.authentication.models import Company, CompanyUser, Customer, User
+from hub.domain.authentication.selectors import member_active_q
 from hub.domain.calls.models import Call, CallDirection, CallStatus, PhoneNumber
 from hub.domain.calls.services import call_create, phone_normalize
-from hub.domain.calls.twilio_status import call_status_apply
+from hub.domain.calls.twilio_status import call_status_merge
 from hub.domain.crm.models import Deal, Lead
 from hub.integrations.twilio.rest import TwilioError, TwilioRest
 
@@ -36,6 +38,8 @@ STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 PENDING_SID_PREFIX = "pending-"
 #: How long a placeholder waits to be adopted by a status callback.
 ADOPT_WITHIN = timedelta(minutes=5)
+#: A call asked for longer ago than this is not placed: the person has moved on.
+MAX_WAIT_SECONDS = 120
 
 
 class CallPlacementError(Exception):
@@ -47,6 +51,14 @@ class CallPlacementError(Exception):
     def __init__(self, message: str, *, call: Call | None = None) -> None:
         super().__init__(message)
         self.call = call
+
+
+class CallRequestExpired(CallPlacementError):
+    """The call waited longer than MAX_WAIT_SECONDS to be placed; ``waited`` says how long."""
+
+    def __init__(self, *, waited: int) -> None:
+        super().__init__(f"The call was not placed: it waited {waited} s, too long to place now.")
+        self.waited = waited
 
 
 def phone_number_default(*, user: User, company: Company) -> PhoneNumber:
@@ -96,24 +108,27 @@ def _caller_check(*, user: User, company: Company) -> None:
     """
     row = (
         CompanyUser.objects.filter(user_id=user.pk, company_id=company.pk)
-        .values_list("is_active", "user__is_active", "company__is_active")
+        .annotate(member=ExpressionWrapper(member_active_q(), output_field=BooleanField()))
+        .values_list("is_active", "user__is_active", "member")
         .first()
     )
+    if row is not None and row[1] and row[2]:
+        return
     if row is None or not (row[0] and row[1]):
         raise CallPlacementError(
             f"{user.email} is not an active member of {company.company_name}, "
             "so cannot place calls from its numbers."
         )
-    if not row[2]:
-        raise CallPlacementError(
-            f"{company.company_name} is deactivated in the CRM; its numbers cannot place calls."
-        )
+    # An active membership the rule refuses: its company is the one switched off.
+    raise CallPlacementError(
+        f"{company.company_name} is deactivated in the CRM; its numbers cannot place calls."
+    )
 
 
 @transaction.atomic
 def call_fail(*, call: Call, reason: str) -> Call:
     """Mark a call that never got going ``Failed`` and keep the reason in its notes."""
-    call_status_apply(call=call, twilio_status="failed")
+    call_status_merge(call=call, twilio_status="failed")
     call.notes = f"{call.notes}\n{reason}".strip() if call.notes else reason
     call.save(update_fields=["notes"])
     return call
@@ -246,5 +261,43 @@ def call_place(
         call_fail(call=call, reason=message)
         raise CallPlacementError(message, call=call) from exc
     call_sid_store(call=call, twilio_call_sid=placed.sid)
-    call_status_apply(call=call, twilio_status=placed.status)
+    call_status_merge(call=call, twilio_status=placed.status)
     return call
+
+
+def call_request_place(
+    *,
+    user: User,
+    company: Company,
+    to_number: str,
+    target_kind: str | None = None,
+    target_id: int | None = None,
+    waited: int = 0,
+    rest: TwilioRest | None = None,
+) -> Call:
+    """Place the call a person asked for: the console's Call button and Slack's ``/call``.
+
+    Raise CallRequestExpired when the request waited (in a job queue) more than
+    MAX_WAIT_SECONDS, and CallPlacementError when :func:`call_place` refuses. The lead,
+    customer or deal ``target_id`` is attached only when it is a row of ``company``.
+    """
+    if waited > MAX_WAIT_SECONDS:
+        raise CallRequestExpired(waited=waited)
+    lead = customer = deal = None
+    if target_id is not None:
+        # Only a row of the caller's company is ever attached to the call.
+        if target_kind == "lead":
+            lead = Lead.objects.filter(pk=target_id, company=company).first()
+        elif target_kind == "customer":
+            customer = Customer.objects.filter(pk=target_id, companies__company=company).first()
+        elif target_kind == "deal":
+            deal = Deal.objects.filter(pk=target_id, company=company).first()
+    return call_place(
+        user=user,
+        company=company,
+        to_number=to_number,
+        lead=lead,
+        customer=customer,
+        deal=deal,
+        rest=rest,
+    )

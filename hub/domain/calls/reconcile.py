@@ -1,6 +1,6 @@
 """Reconciliation with Twilio's REST API: correct calls a webhook missed, backfill a date range.
 
-Both go through :func:`hub.domain.calls.twilio_status.call_status_apply`, so the REST API's
+Both go through :func:`hub.domain.calls.twilio_status.call_status_merge`, so the REST API's
 view is merged with the callbacks' the same way (forward-only status, final terminal status,
 commutative timing) and every change reaches the event log.
 """
@@ -20,11 +20,11 @@ from django.utils import timezone
 
 from hub.domain.authentication.models import Company
 from hub.domain.authentication.selectors import company_member_is_active
-from hub.domain.calls.inbound import contact_find
 from hub.domain.calls.models import Call, CallDirection, CallStatus, PhoneNumber
 from hub.domain.calls.outbound import PENDING_SID_PREFIX, call_fail
+from hub.domain.calls.selectors import contact_find
 from hub.domain.calls.services import call_create, phone_normalize
-from hub.domain.calls.twilio_status import TERMINAL, call_status_apply
+from hub.domain.calls.twilio_status import TERMINAL, call_status_merge
 from hub.integrations.twilio.rest import TwilioCall, TwilioError, TwilioRest
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def calls_stale(*, now: datetime, age_seconds: int) -> QuerySet[Call]:
 
 
 def _apply(call: Call, remote: TwilioCall) -> bool:
-    return call_status_apply(
+    return call_status_merge(
         call=call,
         twilio_status=remote.status,
         duration=remote.duration,

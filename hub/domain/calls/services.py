@@ -6,14 +6,15 @@ from datetime import datetime
 
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import models, transaction
 
-from hub.domain.authentication.models import Company, User
-from hub.domain.authentication.services import (
+from hub.domain.authentication.checks import (
     company_customer_check,
     company_member_check,
     company_rows_check,
 )
+from hub.domain.authentication.models import Company, User
+from hub.domain.calls.locks import phone_number_lock
 from hub.domain.calls.models import (
     Call,
     CallNote,
@@ -27,8 +28,6 @@ from hub.domain.events.services import event_record
 
 TOPIC = "calls"
 CALL_WATCHED = ("status",)
-# First key of the two-key advisory locks serializing the claims on one phone number.
-_PHONE_NUMBER_LOCK_CLASS = 0x7C412
 
 
 def phone_normalize(number: str, *, region: str = "US") -> str:
@@ -62,12 +61,7 @@ def phone_number_unclaimed_check(
     number until commit, so two companies adding it at once cannot both pass (the shared table
     has no unique index on the number).
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                [_PHONE_NUMBER_LOCK_CLASS, phone_number],
-            )
+    phone_number_lock(phone_number)
     held = PhoneNumber.objects.filter(phone_number=phone_number, is_active=True).exclude(
         company=company
     )
@@ -217,17 +211,17 @@ def call_insert(
     twilio_call_sid: str,
     status: str,
     validate_unique: bool = True,
-    savepoint: bool = True,
     **fields,
 ) -> Call:
     """Create the call without the tenant checks of :func:`call_create`.
 
     Only for a caller that found every row it links within ``company`` itself (the Twilio
     matching in ``inbound.call_ensure``), and, with ``validate_unique=False``, that holds the
-    CallSid's lock and catches the ``IntegrityError`` of a duplicate sid. ``savepoint=False``:
-    the caller's transaction fails with the insert (no savepoint to roll back to).
+    CallSid's lock and catches the ``IntegrityError`` of a duplicate sid. In the caller's
+    transaction when there is one, with no savepoint: a caller that carries on after a failed
+    insert wraps it in ``transaction.atomic()``.
     """
-    with transaction.atomic(savepoint=savepoint):
+    with transaction.atomic(savepoint=False):
         call = Call(
             company=company,
             direction=direction,
@@ -257,21 +251,6 @@ def _saved_rows(**fields) -> list[str]:
     ]
 
 
-@transaction.atomic
-def call_update_status(
-    *,
-    call: Call,
-    status: str,
-    duration: int | None = None,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
-) -> Call:
-    """Set the call's status (and timing when known); pushes only when the status changed."""
-    return call_status_set(
-        call=call, status=status, duration=duration, start_time=start_time, end_time=end_time
-    )
-
-
 def call_status_set(
     *,
     call: Call,
@@ -280,18 +259,27 @@ def call_status_set(
     start_time: datetime | None = None,
     end_time: datetime | None = None,
 ) -> Call:
-    """:func:`call_update_status` for a caller already inside its own transaction (no savepoint:
-    a failure here fails the caller's whole transaction)."""
+    """Set the call's status (and timing when known); pushes only when the status changed.
+
+    In the caller's transaction when there is one (no savepoint: a failure here fails it), else
+    in its own. Twilio's reports go through ``twilio_status.call_status_merge`` instead, which
+    only moves a call forward.
+    """
     if status not in CallStatus.values:
         raise ValidationError({"status": f"Unknown call status {status!r}."})
-    previous = call.status
-    call.status = status
-    for name, value in (("duration", duration), ("start_time", start_time), ("end_time", end_time)):
-        if value is not None:
-            setattr(call, name, value)
-    call.save(update_fields=["status", "duration", "start_time", "end_time"])
-    if previous != status:
-        _record_call(call, "call.updated")
+    with transaction.atomic(savepoint=False):
+        previous = call.status
+        call.status = status
+        for name, value in (
+            ("duration", duration),
+            ("start_time", start_time),
+            ("end_time", end_time),
+        ):
+            if value is not None:
+                setattr(call, name, value)
+        call.save(update_fields=["status", "duration", "start_time", "end_time"])
+        if previous != status:
+            _record_call(call, "call.updated")
     return call
 
 
@@ -301,7 +289,7 @@ def call_note_add(*, call: Call, user: User, note: str) -> CallNote:
     return CallNote.objects.create(call=call, user=user, note=note.strip())
 
 
-def call_set_disposition(*, call: Call, disposition: str) -> Call:
+def call_disposition_set(*, call: Call, disposition: str) -> Call:
     call.disposition = disposition
     call.full_clean()
     call.save(update_fields=["disposition"])

@@ -1,6 +1,6 @@
 """Twilio's call status strings → ``calls_call.status`` (SCHEMA.md D7/D8), and applying them.
 
-The one mapping table is :data:`TWILIO_CALL_STATUS`. :func:`call_status_apply` is the domain
+The one mapping table is :data:`TWILIO_CALL_STATUS`. :func:`call_status_merge` is the domain
 service every Twilio path (status callbacks, reconciliation, click-to-call) uses to move a call:
 
 - callbacks arrive out of order and repeated, so the status only moves forward
@@ -9,7 +9,7 @@ service every Twilio path (status callbacks, reconciliation, click-to-call) uses
 - timing merges commutatively so any order of the same events gives the same row:
   ``start_time`` keeps the earliest value seen, ``end_time`` and ``duration`` the largest,
   ``price`` (with ``price_unit``) the first one reported;
-- a status change goes through :func:`hub.domain.calls.services.call_update_status`, so the
+- a status change goes through :func:`hub.domain.calls.services.call_status_set`, so the
   event log gets exactly one ``call.updated`` per change (the trigger on PostgreSQL, the
   service elsewhere);
 - an unknown Twilio status changes nothing: it is logged, counted in
@@ -26,6 +26,8 @@ from django.db import transaction
 from prometheus_client import Counter
 
 from hub.domain.calls.models import TERMINAL_CALL_STATUSES, Call, CallStatus
+from hub.domain.calls.reports import Timing
+from hub.domain.calls.services import call_status_set
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ def _merged(call: Call, *, duration, start_time, end_time, price, price_unit) ->
     return changes
 
 
-def call_status_apply(
+def call_status_merge(
     *,
     call: Call,
     twilio_status: str,
@@ -112,52 +114,68 @@ def call_status_apply(
     end_time: datetime | None = None,
     price: Decimal | None = None,
     price_unit: str | None = None,
-    locked: bool = False,
 ) -> bool:
-    """Apply one Twilio status report to the call; return whether anything changed.
+    """Merge one Twilio status report into the call; return whether anything changed.
 
     Locks the call row, so concurrent reports for one call apply one after the other. ``call``
-    is refreshed in place with the stored values. ``locked=True`` says the caller read ``call``
-    with ``select_for_update`` in the current transaction, so it is used as it is, and that a
-    failure may fail the caller's whole transaction (no savepoint of its own).
+    is refreshed in place with the stored values.
     """
-    from hub.domain.calls.services import call_status_set
-
-    with transaction.atomic(savepoint=not locked):
-        status = twilio_status_map(twilio_status)
+    timing = Timing(duration, start_time, end_time, price, price_unit)
+    with transaction.atomic():
+        status = _known(call, twilio_status, sequence_number)
         if status is None:
-            UNKNOWN_STATUS.labels(status=str(twilio_status)[:40]).inc()
-            logger.warning(
-                "unknown Twilio call status %r for %s (sequence %s); call left unchanged",
-                twilio_status,
-                call.twilio_call_sid,
-                sequence_number,
-            )
             return False
-        if not locked:
-            call = _refreshed(call)
-        changes = _merged(
-            call,
-            duration=duration,
-            start_time=start_time,
-            end_time=end_time,
-            price=price,
-            price_unit=price_unit,
+        return _merge(_refreshed(call), status, timing)
+
+
+def call_status_merge_locked(
+    call: Call, *, twilio_status: str, sequence_number: int | None, timing: Timing
+) -> bool:
+    """:func:`call_status_merge` for a call this transaction read with ``select_for_update``
+    (the callbacks' path): used as it is, and no savepoint of its own (a failure here fails the
+    caller's whole transaction)."""
+    status = _known(call, twilio_status, sequence_number)
+    if status is None:
+        return False
+    return _merge(call, status, timing)
+
+
+def _known(call: Call, twilio_status: str, sequence_number: int | None) -> str | None:
+    status = twilio_status_map(twilio_status)
+    if status is None:
+        UNKNOWN_STATUS.labels(status=str(twilio_status)[:40]).inc()
+        logger.warning(
+            "unknown Twilio call status %r for %s (sequence %s); call left unchanged",
+            twilio_status,
+            call.twilio_call_sid,
+            sequence_number,
         )
-        for name, value in changes.items():
-            setattr(call, name, value)
-        moved = status_advances(call.status, status)
-        if moved:
-            call_status_set(
-                call=call,
-                status=status,
-                duration=call.duration,
-                start_time=call.start_time,
-                end_time=call.end_time,
-            )
-            extra = [name for name in ("price", "price_unit") if name in changes]
-            if extra:
-                call.save(update_fields=extra)
-        elif changes:
-            call.save(update_fields=list(changes))
-        return moved or bool(changes)
+    return status
+
+
+def _merge(call: Call, status: str, timing: Timing) -> bool:
+    changes = _merged(
+        call,
+        duration=timing.duration,
+        start_time=timing.start_time,
+        end_time=timing.end_time,
+        price=timing.price,
+        price_unit=timing.price_unit,
+    )
+    for name, value in changes.items():
+        setattr(call, name, value)
+    moved = status_advances(call.status, status)
+    if moved:
+        call_status_set(
+            call=call,
+            status=status,
+            duration=call.duration,
+            start_time=call.start_time,
+            end_time=call.end_time,
+        )
+        extra = [name for name in ("price", "price_unit") if name in changes]
+        if extra:
+            call.save(update_fields=extra)
+    elif changes:
+        call.save(update_fields=list(changes))
+    return moved or bool(changes)

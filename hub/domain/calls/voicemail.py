@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hub.domain.authentication.checks import company_rows_check
 from hub.domain.authentication.models import User
-from hub.domain.authentication.services import company_rows_check
 from hub.domain.calls.models import VoicemailMessage
 
 LISTENED_FIELDS = ("is_listened", "listened_by", "listened_at")

@@ -9,8 +9,8 @@ from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
 
 from hub.domain.calls.hours import OpeningHours
-from hub.domain.calls.inbound import e164_or_none
 from hub.domain.calls.models import Call, PhoneNumber
+from hub.domain.calls.selectors import e164_or_none
 
 RING_SECONDS = 20
 VOICEMAIL_MAX_SECONDS = 120

@@ -29,11 +29,14 @@ from twilio.request_validator import (
 )
 
 from hub.domain.calls import hours as opening_hours
-from hub.domain.calls.inbound import call_outbound_find, company_number_find
+from hub.domain.calls.inbound import call_outbound_take
+from hub.domain.calls.selectors import call_outbound_find, company_number_find
 from hub.integrations.twilio import twiml
+from hub.integrations.twilio.drain import drain_kick
 from hub.integrations.twilio.inbox import CALLBACKS, callback_store
 from hub.integrations.twilio.models import CallbackKind
 from hub.ops.middleware import sessionless
+from hub.workers.twilio import twilio_inbox_drain
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +89,8 @@ def _checked(kind: str, params: dict[str, Any]) -> tuple[str, int | None]:
 
 
 def _enqueue(callback_id: int) -> None:
-    from hub.integrations.twilio.actors import drain_kick
-
     try:
-        drain_kick()
+        drain_kick(twilio_inbox_drain)
     except Exception:  # the row is stored; the sweeper enqueues it once the broker is back
         CALLBACKS.labels(kind="any", result="enqueue_failed").inc()
         logger.exception("twilio callback %s stored but not enqueued", callback_id)
@@ -189,7 +190,8 @@ def _voicemail(params: dict[str, Any]) -> HttpResponse:
 
 
 def _outbound(call_sid: str, params: dict[str, Any]) -> HttpResponse:
-    call = call_outbound_find(
+    # Twilio may ask before call_place stored the sid: the row waiting for it is adopted then.
+    call = call_outbound_find(call_sid=call_sid) or call_outbound_take(
         call_sid=call_sid,
         from_number=str(params.get("From") or ""),
         to_number=str(params.get("To") or ""),

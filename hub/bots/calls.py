@@ -1,8 +1,8 @@
 """``/call``: click-to-call from Slack, by phone number or by the name of a lead, customer or deal.
 
 The command is answered at once (Slack waits 3 s) with what is about to happen, or why not;
-the call itself is placed by the ``slack_call_place`` actor, which reports back through the
-command's ``response_url``. Several matches for a name are offered as buttons (``call_pick``),
+the call itself is placed by the ``slack_call_place`` actor (``hub/workers/slack.py``), which
+reports back through the command's ``response_url``. Several matches for a name are offered as buttons (``call_pick``),
 and so is a lone match that does not name its target in full (a confirm button).
 """
 
@@ -36,6 +36,7 @@ from hub.domain.crm.selectors import (
 from hub.integrations.slack.client import SlackError, response_post
 from hub.integrations.slack.models import SlackInstallation
 from hub.integrations.slack.services import SlackLinkError, slack_user_resolve
+from hub.workers.slack import slack_call_place
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +202,6 @@ def _start(
     to_number: str,
     target: CallTarget | None = None,
 ) -> Answer:
-    from hub.bots.actors import slack_call_place
-
     try:
         slack_call_place.send(
             installation_id=caller.installation.pk,

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from hub.console import selectors
 from hub.domain.authentication.models import Company, User
 from hub.domain.calls.models import CallStatus
-from hub.domain.calls.outbound import CallPlacementError, call_place
+from hub.domain.calls.outbound import CallPlacementError, call_request_place
 from hub.domain.events.audience import Viewer
 
 
@@ -47,7 +47,7 @@ def call_dial(request: HttpRequest) -> HttpResponse:
         company = _dial_company(viewer=viewer, posted=request.POST.get("company"))
         if not to_number:
             raise CallPlacementError("Enter the number to call.")
-        call = call_place(user=user, company=company, to_number=to_number)
+        call = call_request_place(user=user, company=company, to_number=to_number)
     except CallPlacementError as exc:
         messages.error(request, str(exc))
     else:

@@ -1,29 +1,10 @@
-"""Dramatiq actors of the hub's own periodic work (found by django_dramatiq: ``actors``)."""
+"""Every actor module, so that a worker process declares every actor before it consumes.
 
-from __future__ import annotations
+``manage.py rundramatiq`` hands the dramatiq CLI each installed app's ``actors`` module
+(``DRAMATIQ_AUTODISCOVER_MODULES`` in config/settings.py), and an actor is declared when its
+module is imported. The actors live one module per area beside this one; a new area's module
+is added to this import. (The embedded default's in-process worker shares the web process,
+where each module is imported by what sends its actor, and the scheduler by dotted path.)
+"""
 
-import logging
-
-import dramatiq
-
-from hub.domain.calls.reconcile import calls_reconcile_stale
-from hub.ops.retention import retention_run
-
-logger = logging.getLogger(__name__)
-
-
-# The scheduler sends this again on its next tick, so a failed run is not retried.
-@dramatiq.actor(max_retries=0, time_limit=10 * 60 * 1000)
-def calls_reconcile() -> None:
-    """Correct from Twilio every call still not final after TWILIO_RECONCILE_AGE_SECONDS."""
-    summary = calls_reconcile_stale()
-    if summary.checked or summary.errors:
-        logger.info("calls reconcile: %s", summary)
-
-
-# On a worker, not in the scheduler, like every periodic job: the scheduler only enqueues.
-# Not retried either: what a failed run left is old enough for the next one.
-@dramatiq.actor(max_retries=0, time_limit=10 * 60 * 1000)
-def retention_prune() -> None:
-    """Delete the events past the replay window and the Twilio callbacks applied long ago."""
-    retention_run()
+from hub.workers import calls, retention, slack, twilio  # noqa: F401

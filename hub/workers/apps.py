@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class WorkersConfig(AppConfig):
-    """Dramatiq actors (``hub/workers/actors.py``, found by django_dramatiq) and the scheduler."""
+    """Every Dramatiq actor (one module per area, listed in ``actors.py``) and the scheduler."""
 
     name = "hub.workers"
     label = "hub_workers"

@@ -29,9 +29,9 @@ from prometheus_client import Counter
 
 logger = logging.getLogger(__name__)
 
-SWEEP_ACTOR = "hub.integrations.twilio.actors.twilio_inbox_sweep"
-RECONCILE_ACTOR = "hub.workers.actors.calls_reconcile"
-RETENTION_ACTOR = "hub.workers.actors.retention_prune"
+SWEEP_ACTOR = "hub.workers.twilio.twilio_inbox_sweep"
+RECONCILE_ACTOR = "hub.workers.calls.calls_reconcile"
+RETENTION_ACTOR = "hub.workers.retention.retention_prune"
 LOCK_TTL_SECONDS = 30.0
 LOCK_RENEW_SECONDS = 10.0
 

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.domain.events.models import Event, RelayCursor
 from hub.domain.events.selectors import RELAY_CURSOR
 from hub.integrations.twilio.models import TwilioCallback
-from hub.workers.actors import retention_prune
+from hub.workers.retention import retention_prune
 from hub.workers.scheduler import RETENTION_ACTOR, HubScheduler, Job
 
 pytestmark = pytest.mark.django_db

@@ -22,9 +22,9 @@ from django_dramatiq.middleware import DbConnectionsMiddleware
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
 
-from hub.bots import actors
 from hub.domain.calls.services import phone_number_add
 from hub.integrations.slack.services import slack_installation_register
+from hub.workers import slack as slack_worker
 from tests.slack.fake_slack import FakeSlack
 from tests.twilio_rest.conftest import fake_twilio, twilio_settings  # noqa: F401 (fixtures)
 
@@ -183,14 +183,14 @@ class Worker:
     """The Slack actor on a fresh stub broker, and a real Dramatiq worker to run it."""
 
     def __init__(self) -> None:
-        self.actor = actors.slack_call_place
+        self.actor = slack_worker.slack_call_place
         self.original = self.actor.broker
         self.broker = StubBroker(middleware=_middleware())
         self.actor.broker = self.broker
         self.broker.declare_actor(self.actor)
 
     def queued(self) -> int:
-        return self.broker.queues[actors.QUEUE].qsize()
+        return self.broker.queues[slack_worker.QUEUE].qsize()
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -206,7 +206,7 @@ class Worker:
     def drain(self) -> None:
         """Run every queued job to its end, failing the test if one raised."""
         with self.running():
-            self.broker.join(actors.QUEUE, timeout=30_000, fail_fast=True)
+            self.broker.join(slack_worker.QUEUE, timeout=30_000, fail_fast=True)
 
     def close(self) -> None:
         self.broker.close()

@@ -196,7 +196,8 @@ def test_a_workspace_of_an_inactive_company_is_not_installed(
 def test_a_call_the_workers_reach_too_late_is_not_placed_and_the_person_is_told(
     alice_slack, alice, acme_install, alice_number, worker, fake_slack, fake_twilio, twilio_settings
 ):
-    from hub.bots.actors import MAX_WAIT_SECONDS, slack_call_place
+    from hub.domain.calls.outbound import MAX_WAIT_SECONDS
+    from hub.workers.slack import slack_call_place
 
     slack_call_place.send(
         installation_id=acme_install.pk,
@@ -294,14 +295,14 @@ def _deliver_again(worker, job: bytes) -> None:
 def test_a_job_delivered_again_after_the_wait_limit_is_told_it_was_placed(
     alice_slack, alice_number, worker, fake_slack, fake_twilio, twilio_settings, monkeypatch
 ):
-    from hub.bots import actors
+    from hub.domain.calls import outbound
 
     ack_text(alice_slack.command("+14155550123"))
     [job] = list(worker.broker.queues["slack"].queue)
     worker.drain()
     call = Call.objects.get()
     # The broker gives a dead worker's job again only after its heartbeat timed out: late.
-    monkeypatch.setattr(actors, "MAX_WAIT_SECONDS", -1)
+    monkeypatch.setattr(outbound, "MAX_WAIT_SECONDS", -1)
 
     _deliver_again(worker, job)
 
@@ -366,16 +367,17 @@ def test_a_job_out_of_time_tells_the_person_before_dramatiq_fails_it(
 ):
     from dramatiq.middleware import TimeLimitExceeded
 
-    from hub.bots import actors
+    from hub.domain.calls import outbound
+    from hub.workers import slack as slack_worker
 
     def out_of_time(**kwargs):
         raise TimeLimitExceeded  # as Dramatiq's TimeLimit raises it in the worker's thread
 
-    monkeypatch.setattr(actors, "call_place", out_of_time)
+    monkeypatch.setattr(outbound, "call_place", out_of_time)
     ack_text(alice_slack.command("+14155550123"))
 
     with worker.running():
-        worker.broker.join(actors.QUEUE, timeout=30_000, fail_fast=False)
+        worker.broker.join(slack_worker.QUEUE, timeout=30_000, fail_fast=False)
 
     [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
     assert reply["text"].startswith("The hub ran into an error placing the call to +14155550123")

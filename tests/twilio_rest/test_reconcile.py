@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from hub.domain.calls.models import Call, CallStatus
 from hub.domain.calls.reconcile import ABANDONED_REASON, calls_reconcile_stale
-from hub.workers.actors import calls_reconcile
+from hub.workers.calls import calls_reconcile
 from tests import factories
 from tests.eventlog import logged_events
 

@@ -97,7 +97,7 @@ def test_a_missing_actor_is_reported_once_and_does_not_stop_the_others(running, 
     broker = StubBroker()
     scheduler = running(
         HubScheduler(
-            [Job("hub.workers.actors.not_there", 0.05), Job(RECONCILE_ACTOR, 0.05)],
+            [Job("hub.workers.calls.not_there", 0.05), Job(RECONCILE_ACTOR, 0.05)],
             broker=broker,
         )
     )
@@ -105,7 +105,7 @@ def test_a_missing_actor_is_reported_once_and_does_not_stop_the_others(running, 
     wait_until(lambda: len(queued(broker, "default")) >= 4, what="four reconcile messages")
     scheduler.stop()
 
-    warnings = [r for r in caplog.records if "hub.workers.actors.not_there" in r.getMessage()]
+    warnings = [r for r in caplog.records if "hub.workers.calls.not_there" in r.getMessage()]
     assert len(warnings) == 1
     assert queued(broker, "default") == ["calls_reconcile"] * len(queued(broker, "default"))
 

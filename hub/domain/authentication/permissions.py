@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hub.domain.authentication.models import Role
+from hub.domain.authentication.selectors import member_active_q
 
 if TYPE_CHECKING:
     from hub.domain.authentication.models import User
@@ -49,9 +50,7 @@ def company_roles(user: User) -> dict[int, frozenset[str]]:
     cached = getattr(user, "_hub_company_roles", None)
     if cached is None:
         by_company: dict[int, set[str]] = {}
-        rows = user.memberships.filter(is_active=True, company__is_active=True).values_list(
-            "company_id", "role"
-        )
+        rows = user.memberships.filter(member_active_q()).values_list("company_id", "role")
         for company_id, role in rows:
             by_company.setdefault(company_id, set()).add(role)
         cached = {company_id: frozenset(roles) for company_id, roles in by_company.items()}

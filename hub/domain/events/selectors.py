@@ -9,6 +9,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from hub.domain.authentication.models import AccountType, CompanyUser, User
+from hub.domain.authentication.selectors import memberships_active
 from hub.domain.events.audience import Viewer, viewer_events_q
 from hub.domain.events.models import Event, RelayCursor
 from hub.domain.events.sql import RELAY_CURSOR
@@ -20,9 +21,7 @@ def viewer_memberships(*, user: User) -> tuple[Viewer, list[CompanyUser]]:
     memberships: list[CompanyUser] = []
     if not is_customer:
         memberships = list(
-            CompanyUser.objects.filter(user=user, is_active=True, company__is_active=True)
-            .select_related("company")
-            .order_by("company_id")
+            memberships_active().filter(user=user).select_related("company").order_by("company_id")
         )
     companies = {m.company_id: m.can_manage_deals for m in memberships}
     return Viewer(user_id=user.id, is_customer=is_customer, companies=companies), memberships

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from hub.domain.authentication.models import Company, User
+from hub.domain.authentication.selectors import company_member_is_active, member_active_q
 from hub.domain.emails.crypto import CredentialError, credential_decrypt, credential_encrypt
-from hub.integrations.slack.client import SlackError, user_email
+from hub.integrations.slack.client import (
+    SlackError,
+    ephemeral_post,
+    response_post,
+    user_email,
+)
 from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, SlackUserLink
+
+logger = logging.getLogger(__name__)
 
 _TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
 #: users.info runs before a command is answered, and Slack waits 3 s for the answer.
@@ -65,7 +74,10 @@ def slack_installation_update(
 
 
 def slack_installation_for_team(team_id: str | None) -> SlackInstallation | None:
-    """Return the active installation of a workspace whose company is active, or None."""
+    """Return the active installation of a workspace whose company is active, or None.
+
+    The same rule as :func:`slack_installation_is_on`, as a filter.
+    """
     if not team_id:
         return None
     return (
@@ -73,6 +85,16 @@ def slack_installation_for_team(team_id: str | None) -> SlackInstallation | None
         .filter(team_id=team_id, is_active=True, company__is_active=True)
         .first()
     )
+
+
+def slack_installation_get(installation_id: int) -> SlackInstallation | None:
+    """Return the installation (on or off) with its company, or None if it is gone."""
+    return SlackInstallation.objects.select_related("company").filter(pk=installation_id).first()
+
+
+def slack_installation_is_on(installation: SlackInstallation) -> bool:
+    """Whether the workspace may act on the hub: it is switched on and its company is active."""
+    return installation.is_active and installation.company.is_active
 
 
 def slack_bot_token(installation: SlackInstallation) -> str:
@@ -86,10 +108,11 @@ def slack_bot_token(installation: SlackInstallation) -> str:
 
 
 def _member(*, company: Company, email: str | None = None, user_id: int | None = None):
+    # One filter() call: the company and the active-member rule bind the same membership.
     users = User.objects.filter(
+        member_active_q("memberships__"),
         is_active=True,
         memberships__company=company,
-        memberships__is_active=True,
     )
     if user_id is not None:
         users = users.filter(pk=user_id)
@@ -145,7 +168,7 @@ def slack_user_resolve(
 
 def slack_user_link_check(*, installation: SlackInstallation, user: User) -> None:
     """Refuse to link a Slack user to someone who is not an active member of the company."""
-    if not installation.company.members.filter(user=user, is_active=True).exists():
+    if not company_member_is_active(company_id=installation.company_id, user_id=user.pk):
         raise ValidationError(
             {"user": f"{user.email} is not an active member of {installation.company}."}
         )
@@ -215,3 +238,26 @@ def slack_call_request_done(
     request.call_id = call_id
     request.outcome = outcome
     request.save(update_fields=["call", "outcome"])
+
+
+def slack_command_reply(
+    *,
+    installation: SlackInstallation | None,
+    slack_user_id: str,
+    channel_id: str,
+    response_url: str,
+    text: str,
+) -> None:
+    """Tell the person through the command's response_url, else with chat.postEphemeral."""
+    try:
+        response_post(response_url=response_url, text=text)
+        return
+    except SlackError as exc:
+        logger.warning("slack /call: response_url failed (%s); trying chat.postEphemeral", exc)
+        if installation is None:
+            return
+    try:
+        token = slack_bot_token(installation)
+        ephemeral_post(token=token, channel=channel_id, user=slack_user_id, text=text)
+    except (SlackError, SlackLinkError) as exc:
+        logger.error("slack /call: could not tell %s: %s (%s)", slack_user_id, text, exc)

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from hub.console.admin_base import audit_fields
+from hub.console.admin.base import audit_fields
 from tests.admin.helpers import admin_url, registered_models, tenant_rows
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from hub.domain.calls import admin as calls_admin
+from hub.console.admin import calls as calls_admin
 from hub.domain.calls.hours import OpeningHours, opening_hours_add, opening_hours_update
 from hub.domain.calls.models import VoicemailMessage
 from hub.domain.calls.voicemail import voicemail_listened_set, voicemail_update

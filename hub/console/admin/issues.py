@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from hub.console.admin_base import ScopedModelAdmin
+from hub.console.admin.base import ScopedModelAdmin
 from hub.domain.issues.models import Issue
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from hub.console.admin_base import (
+from hub.console.admin.base import (
     ReadOnlyInlineMixin,
     ScopedAdminMixin,
     ScopedInline,
@@ -26,14 +26,13 @@ from hub.domain.authentication.models import (
     User,
     UserInvitation,
 )
+from hub.domain.authentication.passwords import MIN_PASSWORD_LENGTH, password_validate
 from hub.domain.authentication.services import (
-    MIN_PASSWORD_LENGTH,
     company_create,
     company_user_add,
     company_user_set_role,
     customer_company_verify,
     invitation_create,
-    password_validate,
     user_create,
 )
 

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from hub.console.admin_base import ReadOnlyAdminMixin, ScopedModelAdmin, adopt
+from hub.console.admin.base import ReadOnlyAdminMixin, ScopedModelAdmin, adopt
 from hub.integrations.slack.client import SlackError, auth_identity
 from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, SlackUserLink
 from hub.integrations.slack.services import (

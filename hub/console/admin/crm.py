@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from hub.console.admin_base import (
+from hub.console.admin.base import (
     ScopedModelAdmin,
     ScopedTabularInline,
     adopt,

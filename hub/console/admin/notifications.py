@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from hub.console.admin_base import ScopedAdminMixin, ScopedModelAdmin, adopt
+from hub.console.admin.base import ScopedAdminMixin, ScopedModelAdmin, adopt
 from hub.domain.authentication.models import User
 from hub.domain.notifications.models import Notification
 from hub.domain.notifications.services import notification_create, notification_mark_read

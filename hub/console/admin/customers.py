@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from hub.console.admin_base import (
+from hub.console.admin.base import (
     ReadOnlyInlineMixin,
     ScopedModelAdmin,
     ScopedTabularInline,

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
-from hub.console.admin_base import SuperuserOnlyAdmin
+from hub.console.admin.base import SuperuserOnlyAdmin
 from hub.domain.events.models import Event, EventOutbox, RelayCursor
 
 

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from hub.console.admin_base import (
+from hub.console.admin.base import (
     ReadOnlyAdminMixin,
     ReadOnlyInlineMixin,
     ScopedModelAdmin,

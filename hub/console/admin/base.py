@@ -25,8 +25,9 @@ from django.db import models
 from django.db.models.fields import AutoFieldMixin
 from django.http import HttpRequest, HttpResponse
 
-from hub.domain.authentication.models import Company, CompanyUser
+from hub.domain.authentication.models import Company
 from hub.domain.authentication.permissions import writable_company_ids
+from hub.domain.authentication.selectors import memberships_active
 
 
 def company_ids(request: HttpRequest) -> tuple[int, ...]:
@@ -37,7 +38,8 @@ def company_ids(request: HttpRequest) -> tuple[int, ...]:
         return ()
     if cached is None:
         cached = tuple(
-            CompanyUser.objects.filter(user_id=user_id, is_active=True, company__is_active=True)
+            memberships_active()
+            .filter(user_id=user_id)
             .order_by("company_id")
             .values_list("company_id", flat=True)
         )

@@ -4,13 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from hub.domain.crm.services import deal_create
 from hub.domain.emails.models import EmailTemplate
-from hub.domain.emails.services import (
-    email_template_context,
-    email_template_render,
-    email_template_use,
-)
+from hub.domain.emails.services import email_template_render
 
 
 @pytest.fixture
@@ -75,55 +70,3 @@ def test_non_text_values_are_written_out(acme, alice):
     )
 
     assert rendered == {"subject": "12.50 / 3", "body_html": "", "body_text": ""}
-
-
-def test_email_template_context_builds_the_standard_variables(acme, alice):
-    alice.first_name, alice.last_name = "Alice", "Smith"
-    deal = deal_create(
-        company=acme,
-        created_by=alice,
-        title="Rocket skates",
-        value=Decimal("99.00"),
-        contact_name="Wile E. Coyote",
-        contact_email="wile@client.test",
-        company_name="Coyote Ltd",
-    )
-
-    context = email_template_context(company=acme, user=alice, deal=deal, promo_code="BEEP10")
-
-    assert context == {
-        "company_name": "Acme",
-        "user_name": "Alice Smith",
-        "deal_title": "Rocket skates",
-        "customer_name": "Wile E. Coyote",
-        "promo_code": "BEEP10",
-    }
-
-
-def test_an_explicit_customer_name_wins_over_the_deal_contact(acme, alice):
-    deal = deal_create(
-        company=acme,
-        created_by=alice,
-        title="T",
-        value=Decimal("1"),
-        contact_name="Contact Person",
-        contact_email="c@client.test",
-        company_name="C",
-    )
-
-    context = email_template_context(deal=deal, customer_name="Real Customer")
-
-    assert context["customer_name"] == "Real Customer"
-
-
-def test_email_template_context_leaves_out_what_it_is_not_given():
-    assert email_template_context() == {}
-
-
-def test_email_template_use_renders_and_counts(template):
-    rendered = email_template_use(template=template, context=CONTEXT)
-    email_template_use(template=template, context=CONTEXT)
-
-    template.refresh_from_db()
-    assert rendered["subject"] == "Rocket skates for Wile E. Coyote"
-    assert template.usage_count == 2

@@ -5,8 +5,7 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 
 from hub.domain.authentication.models import AccountType, User
-from hub.domain.authentication.services import user_create, user_set_password
-from tests import factories
+from hub.domain.authentication.services import user_create
 
 PASSWORD = "s3cret-enough"
 
@@ -141,14 +140,3 @@ def test_create_user_of_the_manager_goes_through_the_same_rules(db):
     assert (user.email, user.username) == ("walter@example.com", "walter")
     with pytest.raises(ValidationError):
         User.objects.create_user("someone@example.com", "short")
-
-
-def test_user_set_password_applies_the_rule(db):
-    user = factories.UserFactory()
-
-    with pytest.raises(ValidationError):
-        user_set_password(user=user, password="short")
-    user_set_password(user=user, password="a-longer-one")
-
-    assert authenticate(email=user.email, password="a-longer-one") == user
-    assert authenticate(email=user.email, password=factories.PASSWORD) is None

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from hub.domain.authentication.checks import company_member_check
 from hub.domain.authentication.models import Company, Customer, CustomerCompany, User
-from hub.domain.authentication.services import company_member_check
 from hub.domain.emails.crypto import credential_encrypt
 from hub.domain.emails.models import Email, EmailAccount, EmailTemplate, EmailThread
 from hub.domain.events.models import Audience
@@ -95,36 +95,6 @@ def email_template_render(*, template: EmailTemplate, context: dict[str, Any]) -
         "body_html": fill(template.body_html),
         "body_text": fill(template.body_text),
     }
-
-
-def email_template_context(
-    *,
-    company: Company | None = None,
-    user: User | None = None,
-    deal=None,
-    customer_name: str | None = None,
-    **custom: Any,
-) -> dict[str, Any]:
-    """Build the standard variables (customer_name, company_name, deal_title, user_name) plus custom ones."""
-    context: dict[str, Any] = {}
-    if company is not None:
-        context["company_name"] = company.company_name
-    if user is not None:
-        context["user_name"] = user.get_full_name()
-    if deal is not None:
-        context["deal_title"] = deal.title
-        context.setdefault("customer_name", deal.contact_name)
-    if customer_name is not None:
-        context["customer_name"] = customer_name
-    context.update(custom)
-    return context
-
-
-@transaction.atomic
-def email_template_use(*, template: EmailTemplate, context: dict[str, Any]) -> dict[str, str]:
-    rendered = email_template_render(template=template, context=context)
-    EmailTemplate.objects.filter(pk=template.pk).update(usage_count=F("usage_count") + 1)
-    return rendered
 
 
 @transaction.atomic

@@ -1,4 +1,11 @@
-"""Who may see an event: decided when it is routed and again when it is replayed."""
+"""Who may see an event: one rule, :func:`viewer_events_q`, decided again on every path.
+
+The rule is written once, as a filter on hub_event: replay on resume and the console's event
+log apply it to the log. Live routing cannot query per event, so
+``hub.consumers.dispatcher.Dispatcher.recipients`` mirrors it in memory over the connections it
+has indexed by user and company; ``tests/events/test_audience_rule.py`` checks, for every
+viewer and event of a small universe, that the two select the same events.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +26,15 @@ class Viewer:
     companies: dict[int, bool] = field(default_factory=dict)
 
 
-def viewer_may_see(
-    viewer: Viewer, *, audience: str, company_id: int | None, user_id: int | None
-) -> bool:
-    if audience == Audience.USER:
-        return user_id == viewer.user_id
-    if viewer.is_customer or company_id not in viewer.companies:
-        return False
-    if audience == Audience.COMPANY:
-        return True
-    if audience == Audience.DEAL_MANAGERS:
-        return viewer.companies[company_id] or user_id == viewer.user_id
-    return False
-
-
 def viewer_events_q(viewer: Viewer) -> Q:
-    """The same rule as :func:`viewer_may_see`, as a filter on hub_event."""
+    """The events ``viewer`` may see, as a filter on hub_event: the audience rule itself.
+
+    A ``user`` event reaches its user only, whatever its company. A customer account sees
+    nothing else. A ``company`` event reaches the members of its company (``viewer.companies``
+    holds the viewer's active memberships); a ``deal_managers`` event reaches the members there
+    who may manage deals, and the event's user if they are a member. Live routing
+    (``Dispatcher.recipients``) mirrors this rule in memory: change both together.
+    """
     q = Q(audience=Audience.USER, user_id=viewer.user_id)
     if viewer.is_customer or not viewer.companies:
         return q

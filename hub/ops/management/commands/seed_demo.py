@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from hub.domain.demo import TEAM_PASSWORD, DemoError, DemoResult, demo_seed
+from hub.ops.demo.data import TEAM_PASSWORD
+from hub.ops.demo.seed import DemoError, DemoResult, demo_seed
 
 
 class Command(BaseCommand):

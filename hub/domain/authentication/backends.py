@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 
 from hub.domain.authentication.models import User
+from hub.domain.authentication.permissions import user_has_module_perms, user_has_perm
 
 
 class EmailBackend(ModelBackend):
@@ -20,9 +21,13 @@ class EmailBackend(ModelBackend):
             return user
         return None
 
-    # Permissions come from the user model (company roles), not from Django's permission tables.
+    # Permissions come from the company roles (hub.domain.authentication.permissions), not
+    # from Django's permission tables, which the shared schema does not have.
     def get_all_permissions(self, user_obj, obj=None):
         return set()
 
     def has_perm(self, user_obj, perm, obj=None):
-        return False
+        return user_has_perm(user=user_obj, perm=perm)
+
+    def has_module_perms(self, user_obj, app_label):
+        return user_has_module_perms(user=user_obj, app_label=app_label)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import ClassVar
 
+from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
 from django.utils import timezone
 
+from hub.domain.authentication.passwords import password_validate
 from hub.domain.common import choices_check
 
 
@@ -56,10 +61,49 @@ class CustomerStatus(models.TextChoices):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(self, email: str, password: str | None = None, **fields) -> User:
-        from hub.domain.authentication.services import user_create
+    def create_user(
+        self,
+        email: str,
+        password: str | None = None,
+        *,
+        account_type: str = AccountType.COMPANY,
+        first_name: str = "",
+        last_name: str = "",
+        **fields,
+    ) -> User:
+        """Create a user who logs in by e-mail; the username is derived from the address.
 
-        return user_create(email=email, password=password, **fields)
+        The rules live here, where Django's own commands (createsuperuser) reach them too;
+        the hub's code calls ``hub.domain.authentication.services.user_create``.
+        """
+        email = self.normalize_email((email or "").strip()).lower()
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"email": "Enter a valid e-mail address."}) from None
+        if self.filter(email__iexact=email).exists():
+            raise ValidationError({"email": "A user with this e-mail address already exists."})
+        password_validate(password=password)
+        user = self.model(
+            email=email,
+            username=fields.pop("username", None) or self._username_from_email(email),
+            account_type=account_type,
+            first_name=first_name,
+            last_name=last_name,
+            **fields,
+        )
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def _username_from_email(self, email: str) -> str:
+        base = re.sub(r"[^\w.@+-]", "", email.split("@", 1)[0])[:140] or "user"
+        candidate, suffix = base, 1
+        while self.filter(username=candidate).exists():
+            suffix += 1
+            candidate = f"{base}{suffix}"
+        return candidate
 
     def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
         fields.update(is_staff=True, is_superuser=True)
@@ -112,18 +156,24 @@ class User(AbstractBaseUser):
         return self.first_name or self.email
 
     # Admin permissions: superusers may do anything; staff act within their companies by role.
-    def has_perm(self, perm: str, obj: object = None) -> bool:
-        from hub.domain.authentication.permissions import user_has_perm
+    # Asked of the authentication backends, as Django's PermissionsMixin does:
+    # hub.domain.authentication.backends.EmailBackend answers from the company roles.
+    def has_perm(self, perm: str, obj: models.Model | None = None) -> bool:
+        return any(
+            backend.has_perm(self, perm, obj)
+            for backend in auth.get_backends()
+            if hasattr(backend, "has_perm")
+        )
 
-        return user_has_perm(user=self, perm=perm)
-
-    def has_perms(self, perm_list, obj: object = None) -> bool:
+    def has_perms(self, perm_list, obj: models.Model | None = None) -> bool:
         return all(self.has_perm(perm, obj) for perm in perm_list)
 
     def has_module_perms(self, app_label: str) -> bool:
-        from hub.domain.authentication.permissions import user_has_module_perms
-
-        return user_has_module_perms(user=self, app_label=app_label)
+        return any(
+            backend.has_module_perms(self, app_label)
+            for backend in auth.get_backends()
+            if hasattr(backend, "has_module_perms")
+        )
 
 
 class Company(models.Model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,13 +16,11 @@ from hub.domain.authentication.models import (
     CompanyUser,
     Customer,
     CustomerCompany,
-    InvitationStatus,
     Role,
     User,
     UserInvitation,
 )
-
-MIN_PASSWORD_LENGTH = 8
+from hub.domain.crm.services import pipeline_create_default
 
 # SCHEMA.md: ceo and manager get every permission; sales_manager deals, reports and customers;
 # support_staff customers only.
@@ -49,22 +46,6 @@ ROLE_DEFAULT_PERMISSIONS: dict[str, dict[str, bool]] = {
 }
 
 
-def _username_from_email(email: str) -> str:
-    base = re.sub(r"[^\w.@+-]", "", email.split("@", 1)[0])[:140] or "user"
-    candidate, suffix = base, 1
-    while User.objects.filter(username=candidate).exists():
-        suffix += 1
-        candidate = f"{base}{suffix}"
-    return candidate
-
-
-def password_validate(*, password: str | None) -> None:
-    if password is None or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            {"password": f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."}
-        )
-
-
 @transaction.atomic
 def user_create(
     *,
@@ -75,41 +56,24 @@ def user_create(
     last_name: str = "",
     **fields,
 ) -> User:
-    """Create a user who logs in by e-mail; the username is derived from the address."""
-    email = User.objects.normalize_email((email or "").strip()).lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"email": "Enter a valid e-mail address."}) from None
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": "A user with this e-mail address already exists."})
-    password_validate(password=password)
-    user = User(
+    """Create a user who logs in by e-mail; the username is derived from the address.
+
+    The rules live in ``UserManager.create_user``, which Django's own commands
+    (createsuperuser) call too.
+    """
+    return User.objects.create_user(
         email=email,
-        username=fields.pop("username", None) or _username_from_email(email),
+        password=password,
         account_type=account_type,
         first_name=first_name,
         last_name=last_name,
         **fields,
     )
-    user.set_password(password)
-    user.full_clean(exclude=["password"])
-    user.save()
-    return user
-
-
-def user_set_password(*, user: User, password: str) -> User:
-    password_validate(password=password)
-    user.set_password(password)
-    user.save(update_fields=["password", "updated_at"])
-    return user
 
 
 @transaction.atomic
 def company_create(*, company_name: str, created_by: User, **fields) -> Company:
     """Create a company, make its creator the CEO member, and give it the default pipeline."""
-    from hub.domain.crm.services import pipeline_create_default
-
     company = Company(company_name=company_name, created_by=created_by, **fields)
     company.full_clean()
     company.save()
@@ -143,27 +107,6 @@ def company_user_add(
     membership.full_clean()
     membership.save()
     return membership
-
-
-def company_member_check(*, company: Company, user: User | None, field: str) -> None:
-    """Refuse a user who is not a member of the company: no tenant's rows point at outsiders."""
-    if user is not None and not CompanyUser.objects.filter(company=company, user=user).exists():
-        raise ValidationError({field: f"{user.email} is not a member of {company}."})
-
-
-def company_rows_check(*, company: Company, **rows) -> None:
-    """Refuse rows (``lead=...``, ``deal=...``) that belong to another company."""
-    for field, row in rows.items():
-        if row is not None and row.company_id != company.id:
-            raise ValidationError({field: f"The {field} belongs to another company."})
-
-
-def company_customer_check(*, company: Company, customer: Customer | None) -> None:
-    if (
-        customer is not None
-        and not CustomerCompany.objects.filter(customer=customer, company=company).exists()
-    ):
-        raise ValidationError({"customer": "The customer is not a customer of this company."})
 
 
 def company_user_set_role(*, membership: CompanyUser, role: str) -> CompanyUser:
@@ -227,47 +170,3 @@ def invitation_create(
     )
     invitation.save()
     return invitation
-
-
-class InvitationError(Exception):
-    pass
-
-
-def invitation_accept(*, token: str, user: User) -> CompanyUser:
-    """Join the invitation's company with its role; an overdue invitation becomes expired."""
-    # Marked before the acceptance's transaction: the refusal that follows must not undo it.
-    UserInvitation.objects.filter(
-        invitation_token=token, status=InvitationStatus.PENDING, expires_at__lte=timezone.now()
-    ).update(status=InvitationStatus.EXPIRED)
-    return _invitation_accept(token=token, user=user)
-
-
-@transaction.atomic
-def _invitation_accept(*, token: str, user: User) -> CompanyUser:
-    invitation = UserInvitation.objects.select_for_update().filter(invitation_token=token).first()
-    if invitation is None:
-        raise InvitationError("This invitation does not exist.")
-    if invitation.status != InvitationStatus.PENDING:
-        raise InvitationError(f"This invitation is {invitation.status}.")
-    if invitation.expires_at <= timezone.now():
-        raise InvitationError("This invitation has expired.")
-    if user.email.lower() != invitation.email.lower():
-        raise InvitationError("This invitation was sent to another e-mail address.")
-    membership = company_user_add(
-        company=invitation.company,
-        user=user,
-        role=invitation.role,
-        invited_by=invitation.invited_by,
-    )
-    invitation.status = InvitationStatus.ACCEPTED
-    invitation.accepted_at = timezone.now()
-    invitation.save(update_fields=["status", "accepted_at"])
-    return membership
-
-
-def invitations_expire(*, now=None) -> int:
-    """Mark every pending invitation past its expiry as expired; return how many."""
-    now = now or timezone.now()
-    return UserInvitation.objects.filter(
-        status=InvitationStatus.PENDING, expires_at__lte=now
-    ).update(status=InvitationStatus.EXPIRED)

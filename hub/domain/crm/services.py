@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from hub.domain.authentication.checks import company_member_check, company_rows_check
 from hub.domain.authentication.models import Company, User
-from hub.domain.authentication.services import company_member_check, company_rows_check
 from hub.domain.crm.models import Deal, DealStage, DealStatus, Lead, LeadStatus, Pipeline
 from hub.domain.events.models import Audience
 from hub.domain.events.payloads import deal_payload, lead_payload

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
-from hub.domain.authentication.services import company_customer_check
+from hub.domain.authentication.checks import company_customer_check
 from hub.domain.customers.models import Order, OrderItem
 
 

@@ -18,7 +18,7 @@ help:
 	@echo "make run    set up .venv, migrate the SQLite database, load demo data, serve http://127.0.0.1:8000"
 	@echo "make test   set up .venv with dev dependencies, run pytest on PostgreSQL + Redis when they answer"
 	@echo "            (extra pytest arguments: make test ARGS=\"-k deal -x\")"
-	@echo "make lint   ruff check, ruff format --check and mypy hub config"
+	@echo "make lint   ruff check, ruff format --check, mypy hub config and the import contracts (lint-imports)"
 
 venv:
 	@scripts/venv.sh base
@@ -42,4 +42,5 @@ lint: venv-dev
 	$(VENV)/bin/ruff check . || status=1; \
 	$(VENV)/bin/ruff format --check . || status=1; \
 	$(VENV)/bin/mypy hub config || status=1; \
+	PYTHONPATH=scripts $(VENV)/bin/lint-imports || status=1; \
 	exit $$status

@@ -57,6 +57,27 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def baseline_call_payload(*, call_id: int, sid: str) -> dict:
+    """A call.updated payload as the hub sends it, for the baseline server to broadcast."""
+    return {
+        "id": call_id,
+        "twilio_call_sid": sid,
+        "status": "Ringing",
+        "direction": "Inbound",
+        "from_number": "+14155550100",
+        "to_number": "+14155550199",
+        "user_id": None,
+        "phone_number_id": None,
+        "lead_id": None,
+        "deal_id": None,
+        "customer_id": None,
+        "duration": None,
+        "start_time": None,
+        "end_time": None,
+        "created_at": "2026-11-25T07:00:00.000000+00:00",
+    }
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -481,23 +502,7 @@ async def run_baseline(args, n: int) -> dict:
         clients.listen()
         control = await connect(f"ws://127.0.0.1:{port}/publish", compression=None)
         seq = iter(range(1, 10**9))
-        payload = {
-            "id": 0,
-            "twilio_call_sid": "CA" + "0" * 32,
-            "status": "Ringing",
-            "direction": "Inbound",
-            "from_number": "+14155550100",
-            "to_number": "+14155550199",
-            "user_id": None,
-            "phone_number_id": None,
-            "lead_id": None,
-            "deal_id": None,
-            "customer_id": None,
-            "duration": None,
-            "start_time": None,
-            "end_time": None,
-            "created_at": "2026-11-25T07:00:00.000000+00:00",
-        }
+        payload = baseline_call_payload(call_id=0, sid="CA" + "0" * 32)
 
         async def publish():
             event_id = next(seq)
@@ -735,23 +740,7 @@ async def baseline_sequence(args, n: int):
         control = await connect(f"ws://127.0.0.1:{port}/publish", compression=None)
         ids = itertools.count(1)
         statuses = itertools.cycle(["InProgress", "Ringing"])
-        payload = {
-            "id": 1,
-            "twilio_call_sid": "CA" + "5" * 32,
-            "status": "Ringing",
-            "direction": "Inbound",
-            "from_number": "+14155550100",
-            "to_number": "+14155550199",
-            "user_id": None,
-            "phone_number_id": None,
-            "lead_id": None,
-            "deal_id": None,
-            "customer_id": None,
-            "duration": None,
-            "start_time": None,
-            "end_time": None,
-            "created_at": "2026-11-25T07:00:00.000000+00:00",
-        }
+        payload = baseline_call_payload(call_id=1, sid="CA" + "5" * 32)
 
         async def write() -> float:
             # The baseline has no database: its "commit" is the moment the driver hands the

@@ -6,6 +6,7 @@ class ConsoleConfig(AppConfig):
     label = "hub_console"
 
     def ready(self) -> None:
+        # Lazy: django.contrib.admin's site needs the app registry ready.
         from django.contrib import admin
 
         admin.site.site_header = "The hub"

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from channels.db import database_sync_to_async
 from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 
 _ANONYMOUS = AnonymousUser()
@@ -39,8 +40,6 @@ HubAuthMiddlewareStack = HubAuthMiddleware
 
 
 def _session_user(scope):
-    from django.contrib.auth import get_user
-
     # Django's own check (the session's user, its backend and session hash), as Channels'
     # get_user does; it reads only ``request.session``.
     return get_user(SimpleNamespace(session=scope["session"]))  # type: ignore[arg-type]

@@ -35,8 +35,11 @@ from django.conf import settings
 
 from hub.consumers import protocol, transport
 from hub.consumers.fanout import EVENTS_GROUP, MESSAGE_TYPE, event_wire, layer_is_local
+from hub.domain.authentication.models import AccountType, CompanyUser, User
 from hub.domain.events.audience import Viewer
-from hub.domain.events.models import Audience
+from hub.domain.events.models import Audience, Event
+from hub.domain.events.selectors import event_settled_id
+from hub.domain.events.services import triggers_write_events
 from hub.ops import metrics
 
 if TYPE_CHECKING:
@@ -68,8 +71,6 @@ log = structlog.get_logger("hub.dispatcher")
 
 @database_sync_to_async
 def _read_log(after: int, upto: int | None, limit: int = 2000) -> list[dict[str, Any]]:
-    from hub.domain.events.models import Event
-
     events = Event.objects.filter(id__gt=after)
     if upto is not None:
         events = events.filter(id__lte=upto)
@@ -88,8 +89,6 @@ def _current_viewers(user_ids: set[int]) -> dict[int, tuple[bool, Viewer]]:
     has no companies; otherwise the active memberships of active companies), for many users in
     two queries per ``REVALIDATE_CHUNK`` users rather than one per connection.
     """
-    from hub.domain.authentication.models import AccountType, CompanyUser, User
-
     result: dict[int, tuple[bool, Viewer]] = {}
     ids = sorted(user_ids)
     for start in range(0, len(ids), REVALIDATE_CHUNK):
@@ -120,8 +119,6 @@ def _current_viewers(user_ids: set[int]) -> dict[int, tuple[bool, Viewer]]:
 
 @database_sync_to_async
 def _settled_id() -> int:
-    from hub.domain.events.selectors import event_settled_id
-
     return event_settled_id()
 
 
@@ -470,8 +467,6 @@ def _discard(index: dict[int, set], key: int, conn: Any) -> None:
 
 
 def _inprocess_relay_wanted() -> bool:
-    from hub.domain.events.services import triggers_write_events
-
     return triggers_write_events() and settings.HUB_INPROCESS_RELAY
 
 

@@ -20,6 +20,7 @@ def start_inprocess_worker_if_configured() -> None:
     """Start one Dramatiq worker thread on the stub broker when this process serves the web."""
     if not settings.HUB_INPROCESS_WORKER or not _serving() or _started.is_set():
         return
+    # Only the embedded default runs a worker inside the web process: the others never load it.
     import dramatiq
     from dramatiq import Worker
 

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from hub.console.admin.base import SuperuserOnlyAdmin
 from hub.integrations.twilio.inbox import callback_requeue
 from hub.integrations.twilio.models import TwilioCallback
+from hub.workers.twilio import twilio_callback_process
 
 
 class ProcessedFilter(admin.SimpleListFilter):
@@ -63,8 +64,6 @@ class TwilioCallbackAdmin(SuperuserOnlyAdmin):
 
     @admin.action(description="Process again (rows not yet applied or given up)")
     def process_again(self, request, queryset) -> None:
-        from hub.workers.twilio import twilio_callback_process
-
         queued, left = callback_requeue(
             list(queryset.values_list("pk", flat=True)), enqueue=twilio_callback_process.send
         )

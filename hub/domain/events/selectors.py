@@ -12,6 +12,7 @@ from hub.domain.authentication.models import AccountType, CompanyUser, User
 from hub.domain.authentication.selectors import memberships_active
 from hub.domain.events.audience import Viewer, viewer_events_q
 from hub.domain.events.models import Event, RelayCursor
+from hub.domain.events.services import triggers_write_events
 from hub.domain.events.sql import RELAY_CURSOR
 
 
@@ -101,8 +102,6 @@ def event_settled_id() -> int:
     Without a relay (no PostgreSQL triggers), events are published at commit and this is
     simply the newest id.
     """
-    from hub.domain.events.services import triggers_write_events
-
     if triggers_write_events():
         cursor = (
             RelayCursor.objects.filter(name=RELAY_CURSOR)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
+from django.utils import timezone
 
-from hub.domain.events.models import Event, RelayCursor
+from hub.domain.events.models import Event, EventOutbox, RelayCursor
 from hub.integrations.twilio.inbox import callback_store
 from tests import factories
 from tests.admin.helpers import tenant_rows
@@ -34,6 +35,10 @@ def hub_rows(db):
     return {
         "event": event,
         "cursor": RelayCursor.objects.create(name="admin-test", last_event_id=event.id),
+        # Triggers fill the outbox on PostgreSQL; SQLite has none, so one row by hand.
+        "outbox": EventOutbox.objects.create(
+            audience="user", topic="notifications", type="test.event", created_at=timezone.now()
+        ),
         "twilio_callback": callback_store(
             kind="status",
             params={"CallSid": "CA" + "0" * 32, "CallStatus": "ringing", "SequenceNumber": "0"},

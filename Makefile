@@ -42,5 +42,5 @@ lint: venv-dev
 	$(VENV)/bin/ruff check . || status=1; \
 	$(VENV)/bin/ruff format --check . || status=1; \
 	$(VENV)/bin/mypy hub config || status=1; \
-	PYTHONPATH=scripts $(VENV)/bin/lint-imports || status=1; \
+	$(VENV)/bin/lint-imports || status=1; \
 	exit $$status

@@ -5,8 +5,9 @@ is about files: no module may reach itself through imports, counting imports ins
 (grimp reads every import statement of a file). Imports under ``if TYPE_CHECKING:`` are
 annotations, not imports that run, and do not count.
 
-Registered in pyproject.toml ([tool.importlinter] contract_types); ``make lint`` and
-tests/test_architecture.py run it with this folder on PYTHONPATH.
+Registered in pyproject.toml ([tool.importlinter] contract_types), so a plain ``lint-imports``
+finds it; ``make lint`` and tests/test_architecture.py run it. Only import-linter imports this
+module (a development dependency): nothing of the hub's processes does.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from collections import defaultdict
 
 import psycopg
 import pytest
-from django.db import connection
 from websockets.exceptions import ConnectionClosed
 
 from hub.domain.authentication.services import company_user_add
@@ -17,21 +16,14 @@ from hub.domain.emails.services import email_store
 from hub.domain.notifications.services import notification_create
 from tests import factories
 from tests.eventlog import event_log_settled
-from tests.live.conftest import Client, client
+from tests.live.conftest import Client, client, database_url
 from tests.realtime.helpers import access_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
 
 def sql(statement: str, params: list) -> None:
-    db = connection.settings_dict
-    with psycopg.connect(
-        dbname=db["NAME"],
-        user=db["USER"] or "postgres",
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        autocommit=True,
-    ) as conn:
+    with psycopg.connect(database_url(), autocommit=True) as conn:
         conn.execute(statement, params)
 
 

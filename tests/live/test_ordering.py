@@ -14,13 +14,12 @@ import time
 
 import psycopg
 import pytest
-from django.db import connection
 
 from hub.domain.authentication.services import company_user_add
 from hub.domain.events.models import Audience, Event
 from tests import factories
 from tests.eventlog import event_log_settled
-from tests.live.conftest import Client, client
+from tests.live.conftest import Client, client, database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
@@ -34,13 +33,7 @@ LATE_SECONDS = 30
 
 
 def _connect() -> psycopg.Connection:
-    db = connection.settings_dict
-    return psycopg.connect(
-        dbname=db["NAME"],
-        user=db["USER"] or "postgres",
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-    )
+    return psycopg.connect(database_url())
 
 
 def _events_until(c: Client, title: str, timeout: float = 15) -> list[dict]:

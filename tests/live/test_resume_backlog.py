@@ -7,11 +7,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection
 
 from hub.domain.events.models import Event
 from tests import factories
-from tests.live.conftest import Client, wait_for
+from tests.live.conftest import Client, database_url, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
@@ -24,14 +23,7 @@ PEAK_GROWTH_LIMIT = 80 * 1024 * 1024
 
 
 def notifications_in_one_transaction(user_id: int, count: int) -> None:
-    db = connection.settings_dict
-    with psycopg.connect(
-        dbname=db["NAME"],
-        user=db["USER"] or "postgres",
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        autocommit=True,
-    ) as conn:
+    with psycopg.connect(database_url(), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO notifications_notification "
             "(id, user_id, title, message, type, is_read, created_at) "

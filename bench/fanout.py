@@ -906,15 +906,7 @@ async def main_sequential(args, servers: list[str]) -> None:
         ("delivered", "{}"),
         ("load", "{}"),
     ]
-    print()
-    print(" | ".join(c for c, _ in cols))
-    for row in rows:
-        row = row | {
-            "delivered": f"{row['deliveries']}/{row['expected']}",
-            "label": f"{row['label']} run {row['rep']}",
-            "load": fmt_load(row["load_before"]),
-        }
-        print(" | ".join(fmt.format(row[c]) if c in row else "-" for c, fmt in cols))
+    print_table([row | {"load": fmt_load(row["load_before"])} for row in rows], cols)
     print()
     for line in summary:
         print(line)
@@ -937,6 +929,11 @@ def show(rows: list[dict]) -> None:
         ("steady_p99_ms", "{:.1f}"),
         ("delivered", "{}"),
     ]
+    print_table(rows, cols)
+
+
+def print_table(rows: list[dict], cols: list[tuple[str, str]]) -> None:
+    """One line per run: the columns ``cols`` (name, format), "-" where a run has none."""
     print()
     print(" | ".join(c for c, _ in cols))
     for row in rows:

@@ -348,3 +348,16 @@ SLACK_SIGNING_SECRET = env_secret("SLACK_SIGNING_SECRET")
 _SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/", schemes=("http", "https"))
 SLACK_API_URL = (_SLACK_API_URL or "https://slack.com/api/").rstrip("/") + "/"
 SLACK_HTTP_TIMEOUT_SECONDS = env_float("SLACK_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# "Add to Slack" (/slack/install, /slack/oauth_redirect): off until both are set.
+SLACK_CLIENT_ID = env_str("SLACK_CLIENT_ID", "") or ""
+SLACK_CLIENT_SECRET = env_secret("SLACK_CLIENT_SECRET")
+# Where Slack's authorize page is (tests: the loopback fake); https://slack.com/oauth/v2/authorize.
+_SLACK_AUTHORIZE_URL = env_url(
+    "SLACK_AUTHORIZE_URL", "https://slack.com/oauth/v2/authorize", schemes=("http", "https")
+)
+SLACK_AUTHORIZE_URL = _SLACK_AUTHORIZE_URL or "https://slack.com/oauth/v2/authorize"
+SLACK_OAUTH_STATE_TTL_SECONDS = env_int("SLACK_OAUTH_STATE_TTL_SECONDS", 600, minimum=30)
+# Alerts: how often the scheduler turns new events into Slack alerts, and how many times an
+# alert that fails (other than a 429, always retried after its Retry-After) is tried.
+HUB_SLACK_ALERTS_INTERVAL_SECONDS = env_float("HUB_SLACK_ALERTS_INTERVAL_SECONDS", 2.0, minimum=0.2)
+HUB_SLACK_ALERT_MAX_ATTEMPTS = env_int("HUB_SLACK_ALERT_MAX_ATTEMPTS", 8, minimum=1)

@@ -7,4 +7,12 @@ is added to this import. (The embedded default's in-process worker shares the we
 where each module is imported by what sends its actor, and the scheduler by dotted path.)
 """
 
-from hub.workers import calls, retention, slack, twilio  # noqa: F401
+from hub.workers import (  # noqa: F401
+    calls,
+    retention,
+    slack,
+    slack_alerts,
+    slack_crm,
+    slack_events,
+    twilio,
+)

@@ -25,6 +25,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
 from hub.domain.calls.services import phone_number_add
 from hub.integrations.slack.services import slack_installation_register
 from hub.workers import slack as slack_worker
+from hub.workers import slack_alerts, slack_crm, slack_events
 from tests.slack.fake_slack import FakeSlack
 from tests.twilio_rest.conftest import fake_twilio, twilio_settings  # noqa: F401 (fixtures)
 
@@ -179,18 +180,36 @@ def _middleware() -> list:
     return [AgeLimit(), TimeLimit(), Callbacks(), Retries(), DbConnectionsMiddleware()]
 
 
+SLACK_ACTOR_MODULES = (slack_worker, slack_alerts, slack_crm, slack_events)
+
+
+def slack_actors() -> list[dramatiq.Actor]:
+    """Every actor of the Slack areas (hub/workers/slack*.py)."""
+    return [
+        value
+        for module in SLACK_ACTOR_MODULES
+        for value in vars(module).values()
+        if isinstance(value, dramatiq.Actor)
+    ]
+
+
 class Worker:
-    """The Slack actor on a fresh stub broker, and a real Dramatiq worker to run it."""
+    """The Slack actors on a fresh stub broker, and a real Dramatiq worker to run them."""
 
     def __init__(self) -> None:
         self.actor = slack_worker.slack_call_place
-        self.original = self.actor.broker
+        self.actors = slack_actors()
+        self.originals = [(actor, actor.broker) for actor in self.actors]
         self.broker = StubBroker(middleware=_middleware())
-        self.actor.broker = self.broker
-        self.broker.declare_actor(self.actor)
+        for actor in self.actors:
+            actor.broker = self.broker
+            self.broker.declare_actor(actor)
 
-    def queued(self) -> int:
-        return self.broker.queues[slack_worker.QUEUE].qsize()
+    def queues(self) -> list[str]:
+        return sorted({actor.queue_name for actor in self.actors})
+
+    def queued(self, queue: str = slack_worker.QUEUE) -> int:
+        return self.broker.queues[queue].qsize()
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -204,13 +223,18 @@ class Worker:
             worker.stop()
 
     def drain(self) -> None:
-        """Run every queued job to its end, failing the test if one raised."""
+        """Run every queued job (and those they enqueue) to its end, failing on an error."""
         with self.running():
-            self.broker.join(slack_worker.QUEUE, timeout=30_000, fail_fast=True)
+            for _ in range(5):
+                for queue in self.queues():
+                    self.broker.join(queue, timeout=30_000, fail_fast=True)
+                if not any(self.broker.queues[q].qsize() for q in self.queues()):
+                    break
 
     def close(self) -> None:
         self.broker.close()
-        self.actor.broker = self.original
+        for actor, original in self.originals:
+            actor.broker = original
 
 
 @pytest.fixture(autouse=True)

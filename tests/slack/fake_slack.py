@@ -3,10 +3,18 @@
 It answers as Slack does: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` with HTTP
 200, bearer-token auth, ``users.info`` over GET, JSON or form POSTs; a response URL takes a JSON
 message and answers ``ok`` (or 404 ``expired_url`` once it is expired).
+
+Every request is recorded (``calls_to``). ``queue(method, ...)`` makes the next request to a
+method answer something else once (a 429 with ``Retry-After``, an error such as
+``not_in_channel``); ``answers[method] = fn(body) -> dict`` replaces a method's answer for good.
+The usual write methods (``chat.postMessage``, ``views.open``/``update``/``publish``,
+``chat.unfurl``, ``conversations.open``, ``chat.update``) answer ``ok`` with plausible fields.
+``oauth.v2.access`` exchanges a code registered in ``oauth_codes`` (no bearer token needed).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import threading
@@ -36,6 +44,13 @@ class FakeSlack:
         self.users: dict[str, str | None] = {}
         self.expired: set[str] = set()
         self.delays: dict[str, float] = {}  # path -> seconds before answering
+        # method -> answers to give once each, first in first out: (status, body, headers)
+        self.queued: dict[str, list[tuple[int, Any, dict[str, str]]]] = {}
+        self.answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        # oauth.v2.access: code -> the answer (client_id/secret checked against oauth_client)
+        self.oauth_codes: dict[str, dict[str, Any]] = {}
+        self.oauth_client: tuple[str, str] = ("", "")
+        self._ts = 0
         self.requests: list[Seen] = []  # each once answered
         self.arrived: list[Seen] = []  # each as it came in, before any delay
         self._changed = threading.Condition()
@@ -61,6 +76,34 @@ class FakeSlack:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def queue(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        body: Any = None,
+        error: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Make the next request to ``method`` (e.g. ``chat.postMessage``) answer this, once.
+
+        ``retry_after``: a 429 with that ``Retry-After``, as Slack rate-limits. ``error``: HTTP
+        200 ``{"ok": false, "error": error}``.
+        """
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            status = 429
+            headers["Retry-After"] = str(retry_after)
+            body = body if body is not None else {"ok": False, "error": "ratelimited"}
+        elif error is not None:
+            body = {"ok": False, "error": error}
+        with self._changed:
+            self.queued.setdefault(method, []).append((status, body or {"ok": True}, headers))
+
+    def api_calls(self, method: str) -> list[Seen]:
+        """The answered requests to a Web API method, e.g. ``chat.postMessage``."""
+        return self.calls_to(f"/api/{method}")
 
     # --- what was asked -------------------------------------------------------------------
     def calls_to(self, path: str) -> list[Seen]:
@@ -113,9 +156,17 @@ class FakeSlack:
                 body |= {k: v[-1] for k, v in parse_qs(raw).items()}
         return body
 
-    def _send(self, handler, status: int, body: dict[str, Any] | str) -> None:
+    def _send(
+        self,
+        handler,
+        status: int,
+        body: dict[str, Any] | str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = (json.dumps(body) if isinstance(body, dict) else body).encode()
         handler.send_response(status)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         kind = "application/json" if isinstance(body, dict) else "text/plain"
         handler.send_header("Content-Type", f"{kind}; charset=utf-8")
         handler.send_header("Content-Length", str(len(data)))
@@ -126,6 +177,11 @@ class FakeSlack:
         path = urlsplit(handler.path).path
         body = self._read(handler, method)
         auth = handler.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            # oauth.v2.access: slack_sdk sends the client id and secret as Basic auth.
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            body |= {"client_id": client_id, "client_secret": secret}
+            auth = ""
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
         seen = Seen(method, path, token, body)
         with self._changed:
@@ -133,10 +189,17 @@ class FakeSlack:
             self._changed.notify_all()
         if path in self.delays:
             time.sleep(self.delays[path])  # a slow Slack, as the hub sees it
-        status, answer = self._answer(path, method, token, body)
+        headers: dict[str, str] = {}
+        with self._changed:
+            canned = self.queued.get(path.removeprefix("/api/"))
+            once = canned.pop(0) if canned else None
+        if once is not None:
+            status, answer, headers = once
+        else:
+            status, answer = self._answer(path, method, token, body)
         # The hub may have given up waiting, as it should when Slack is too slow.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._send(handler, status, answer)
+            self._send(handler, status, answer, headers)
         # Recorded once answered, so a waiter sees the request's outcome in the hub too.
         with self._changed:
             self.requests.append(seen)
@@ -150,6 +213,8 @@ class FakeSlack:
                 return 404, "expired_url"
             return 200, "ok"
         method_name = path.removeprefix("/api/")
+        if method_name == "oauth.v2.access":
+            return 200, self._oauth_access(body)
         if token not in self.tokens:
             return 200, {"ok": False, "error": "not_authed" if not token else "invalid_auth"}
         team_id, team, bot_user_id = self.tokens[token]
@@ -166,8 +231,48 @@ class FakeSlack:
                 "ok": True,
                 "user": {"id": user_id, "team_id": team_id, "profile": profile},
             }
+        if method_name in self.answers:
+            return 200, self.answers[method_name](body)
         if method_name == "chat.postEphemeral":
             if not body.get("channel") or not body.get("user"):
                 return 200, {"ok": False, "error": "channel_not_found"}
             return 200, {"ok": True, "message_ts": "1700000000.000100"}
+        if method_name == "users.lookupByEmail":
+            email = str(body.get("email", "")).lower()
+            for user_id, known in self.users.items():
+                if known and known.lower() == email:
+                    return 200, {"ok": True, "user": {"id": user_id, "team_id": team_id}}
+            return 200, {"ok": False, "error": "users_not_found"}
+        if method_name == "conversations.open":
+            users = str(body.get("users", ""))
+            if not users:
+                return 200, {"ok": False, "error": "no_user"}
+            return 200, {"ok": True, "channel": {"id": "D" + users.split(",")[0][1:]}}
+        if method_name in ("chat.postMessage", "chat.update"):
+            if not body.get("channel"):
+                return 200, {"ok": False, "error": "channel_not_found"}
+            return 200, {"ok": True, "channel": body["channel"], "ts": self._next_ts()}
+        if method_name in ("views.open", "views.update", "views.publish", "views.push"):
+            return 200, {"ok": True, "view": {"id": "V" + self._next_ts().replace(".", "")}}
+        if method_name == "chat.unfurl":
+            return 200, {"ok": True}
         return 200, {"ok": False, "error": "unknown_method"}
+
+    def _next_ts(self) -> str:
+        with self._changed:
+            self._ts += 1
+            return f"1700000000.{self._ts:06d}"
+
+    def _oauth_access(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``oauth.v2.access``: the client's id and secret (form or Basic auth) and a known code."""
+        client_id, secret = body.get("client_id", ""), body.get("client_secret", "")
+        if (client_id, secret) != self.oauth_client or not client_id:
+            return {
+                "ok": False,
+                "error": "invalid_client_id" if not secret else "bad_client_secret",
+            }
+        code = body.get("code", "")
+        answer = self.oauth_codes.pop(code, None)
+        if answer is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, **answer}

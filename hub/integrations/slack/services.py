@@ -17,7 +17,12 @@ from hub.integrations.slack.client import (
     response_post,
     user_email,
 )
-from hub.integrations.slack.models import SlackCallRequest, SlackInstallation, SlackUserLink
+from hub.integrations.slack.models import (
+    SlackCallRequest,
+    SlackEventReceipt,
+    SlackInstallation,
+    SlackUserLink,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -261,3 +266,15 @@ def slack_command_reply(
         ephemeral_post(token=token, channel=channel_id, user=slack_user_id, text=text)
     except (SlackError, SlackLinkError) as exc:
         logger.error("slack /call: could not tell %s: %s (%s)", slack_user_id, text, exc)
+
+
+def slack_event_claim(*, event_id: str, team_id: str, event_type: str) -> bool:
+    """Record an Events API delivery; False if this ``event_id`` was taken before (a retry)."""
+    try:
+        with transaction.atomic():
+            _, created = SlackEventReceipt.objects.get_or_create(
+                event_id=event_id[:64], defaults={"team_id": team_id, "event_type": event_type}
+            )
+    except IntegrityError:
+        return False  # a concurrent delivery of the same event took it first
+    return created

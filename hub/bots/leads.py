@@ -1,0 +1,9 @@
+"""``/lead``: see, assign, qualify, convert and note leads from Slack."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+
+def register(app: App, *, installation_key: str) -> None:
+    """Register this module's listeners (none yet)."""

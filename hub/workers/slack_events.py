@@ -1,0 +1,5 @@
+"""Slack Events API work: publish App Home, unfurl links."""
+
+from __future__ import annotations
+
+QUEUE = "slack"

@@ -1,4 +1,4 @@
-""""Add to Slack": ``/slack/install`` and ``/slack/oauth_redirect`` (multi-workspace OAuth)."""
+""" "Add to Slack": ``/slack/install`` and ``/slack/oauth_redirect`` (multi-workspace OAuth)."""
 
 from __future__ import annotations
 

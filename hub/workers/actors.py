@@ -14,5 +14,6 @@ from hub.workers import (  # noqa: F401
     slack_alerts,
     slack_crm,
     slack_events,
+    slack_leads,
     twilio,
 )

@@ -25,7 +25,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
 from hub.domain.calls.services import phone_number_add
 from hub.integrations.slack.services import slack_installation_register
 from hub.workers import slack as slack_worker
-from hub.workers import slack_alerts, slack_crm, slack_events
+from hub.workers import slack_alerts, slack_crm, slack_events, slack_leads
 from tests.slack.fake_slack import FakeSlack
 from tests.twilio_rest.conftest import fake_twilio, twilio_settings  # noqa: F401 (fixtures)
 
@@ -180,7 +180,7 @@ def _middleware() -> list:
     return [AgeLimit(), TimeLimit(), Callbacks(), Retries(), DbConnectionsMiddleware()]
 
 
-SLACK_ACTOR_MODULES = (slack_worker, slack_alerts, slack_crm, slack_events)
+SLACK_ACTOR_MODULES = (slack_worker, slack_alerts, slack_crm, slack_events, slack_leads)
 
 
 def slack_actors() -> list[dramatiq.Actor]:

@@ -21,9 +21,13 @@ class SlackError(Exception):
     ``code`` is Slack's error string (``user_not_found``, ``invalid_auth``…) when it gave one.
     """
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        #: Set when Slack answered 429: the seconds its ``Retry-After`` asks to wait.
+        self.retry_after = retry_after
 
 
 def _timeout(at_most: float | None = None) -> int:
@@ -34,9 +38,27 @@ def _timeout(at_most: float | None = None) -> int:
     return max(1, round(seconds))
 
 
-def web_client(token: str, *, timeout: float | None = None) -> WebClient:
-    """Return a WebClient for a workspace's bot token, at ``SLACK_API_URL``."""
-    return WebClient(token=token, base_url=settings.SLACK_API_URL, timeout=_timeout(timeout))
+def web_client(token: str | None, *, timeout: float | None = None) -> WebClient:
+    """Return a WebClient for a workspace's bot token, at ``SLACK_API_URL``.
+
+    slack_sdk's own retry handlers are off: a 429 reaches the caller as a SlackError with its
+    ``retry_after``, and the caller (an actor) decides when to try again.
+    """
+    client = WebClient(token=token, base_url=settings.SLACK_API_URL, timeout=_timeout(timeout))
+    client.retry_handlers = []
+    return client
+
+
+def _retry_after(response) -> float | None:
+    if response is None or response.status_code != 429:
+        return None
+    headers = {key.lower(): value for key, value in (response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    value = raw[0] if isinstance(raw, list) else raw
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _call(method: str, fn, **kwargs: Any) -> dict[str, Any]:
@@ -44,6 +66,13 @@ def _call(method: str, fn, **kwargs: Any) -> dict[str, Any]:
         response = fn(**kwargs)
     except SlackApiError as exc:
         code = exc.response.get("error") if exc.response is not None else None
+        retry_after = _retry_after(exc.response)
+        if retry_after is not None:
+            raise SlackError(
+                f"Slack rate-limited {method} (retry after {retry_after:g} s)",
+                code=code or "ratelimited",
+                retry_after=retry_after,
+            ) from exc
         raise SlackError(f"Slack refused {method} ({code})", code=code) from exc
     except (SlackClientError, OSError) as exc:
         raise SlackError(f"Slack could not be reached for {method} ({exc})") from exc
@@ -70,16 +99,26 @@ def ephemeral_post(*, token: str, channel: str, user: str, text: str) -> None:
 
 
 def response_post(
-    *, response_url: str, text: str, replace_original: bool = False, timeout: float | None = None
+    *,
+    response_url: str,
+    text: str,
+    replace_original: bool = False,
+    timeout: float | None = None,
+    blocks: list[dict[str, Any]] | None = None,
+    public: bool = False,
 ) -> None:
-    """Answer an interaction through its ``response_url``, visible to its user only.
+    """Answer an interaction through its ``response_url``, visible to its user only (unless
+    ``public``: in the channel).
 
     ``response_url`` comes from a request whose Slack signature was checked. ``timeout`` caps
     ``SLACK_HTTP_TIMEOUT_SECONDS`` (a reply sent before Slack's own request is answered).
     """
     try:
         response = WebhookClient(response_url, timeout=_timeout(timeout)).send(
-            text=text, response_type="ephemeral", replace_original=replace_original
+            text=text,
+            blocks=blocks or None,
+            response_type="in_channel" if public else "ephemeral",
+            replace_original=replace_original,
         )
     except (SlackClientError, OSError) as exc:
         raise SlackError(f"Slack could not be reached at the response URL ({exc})") from exc
@@ -94,3 +133,76 @@ def auth_identity(*, token: str) -> dict[str, str]:
     """Return who a bot token is (``auth.test``): ``team_id``, ``team`` and ``user_id``."""
     data = _call("auth.test", web_client(token).auth_test)
     return {key: str(data.get(key) or "") for key in ("team_id", "team", "user_id")}
+
+
+def message_post(
+    *, token: str, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Post a message to a channel or a DM (``chat.postMessage``); Slack's answer (``ts``…)."""
+    return _call(
+        "chat.postMessage",
+        web_client(token).chat_postMessage,
+        channel=channel,
+        text=text,
+        blocks=blocks or None,
+        unfurl_links=False,
+    )
+
+
+def dm_open(*, token: str, slack_user_id: str) -> str:
+    """Return the id of the bot's DM channel with a user (``conversations.open``)."""
+    data = _call("conversations.open", web_client(token).conversations_open, users=slack_user_id)
+    return str((data.get("channel") or {}).get("id") or "")
+
+
+def user_by_email(*, token: str, email: str, timeout: float | None = None) -> str | None:
+    """Return the Slack user id with this e-mail in the workspace, or None."""
+    try:
+        data = _call(
+            "users.lookupByEmail",
+            web_client(token, timeout=timeout).users_lookupByEmail,
+            email=email,
+        )
+    except SlackError as exc:
+        if exc.code == "users_not_found":
+            return None
+        raise
+    return str((data.get("user") or {}).get("id") or "") or None
+
+
+def view_open(
+    *, token: str, trigger_id: str, view: dict[str, Any], timeout: float | None = None
+) -> dict[str, Any]:
+    """Open a modal (``views.open``); ``trigger_id`` is valid for 3 s after the click."""
+    return _call(
+        "views.open",
+        web_client(token, timeout=timeout).views_open,
+        trigger_id=trigger_id,
+        view=view,
+    )
+
+
+def view_publish(*, token: str, slack_user_id: str, view: dict[str, Any]) -> dict[str, Any]:
+    """Publish a user's App Home tab (``views.publish``)."""
+    return _call("views.publish", web_client(token).views_publish, user_id=slack_user_id, view=view)
+
+
+def unfurl(*, token: str, channel: str, ts: str, unfurls: dict[str, Any]) -> dict[str, Any]:
+    """Unfold links of a message into cards (``chat.unfurl``): ``{url: {"blocks": [...]}}``."""
+    return _call(
+        "chat.unfurl", web_client(token).chat_unfurl, channel=channel, ts=ts, unfurls=unfurls
+    )
+
+
+def oauth_access(
+    *, client_id: str, client_secret: str, code: str, redirect_uri: str | None = None
+) -> dict[str, Any]:
+    """Exchange an install's ``code`` for its tokens (``oauth.v2.access``); Slack's answer."""
+    return _call(
+        "oauth.v2.access",
+        web_client(None).oauth_v2_access,
+        client_id=client_id,
+        client_secret=client_secret,
+        code=code,
+        redirect_uri=redirect_uri,
+    )

@@ -53,6 +53,8 @@ def slack_installation_register(
             installation = SlackInstallation(team_id=team_id)
         elif installation.company_id != company.pk:
             installation.user_links.all().delete()
+            # The alerts channel was the other company's choice.
+            installation.alerts_channel_id = installation.alerts_channel_error = ""
         installation.company = company
         installation.bot_token = credential_encrypt(bot_token)
         installation.bot_user_id = bot_user_id

@@ -11,7 +11,16 @@ from django.utils import timezone
 
 from hub.domain.authentication.checks import company_member_check, company_rows_check
 from hub.domain.authentication.models import Company, User
-from hub.domain.crm.models import Deal, DealStage, DealStatus, Lead, LeadStatus, Pipeline
+from hub.domain.crm.models import (
+    Activity,
+    ActivityType,
+    Deal,
+    DealStage,
+    DealStatus,
+    Lead,
+    LeadStatus,
+    Pipeline,
+)
 from hub.domain.events.models import Audience
 from hub.domain.events.payloads import deal_payload, lead_payload
 from hub.domain.events.services import event_record
@@ -274,3 +283,43 @@ def lead_convert(
     lead.save(update_fields=["status", "converted_to_deal", "converted_at", "updated_at"])
     _record_lead(lead, "lead.updated", _changed(before, lead, LEAD_WATCHED))
     return deal
+
+
+NOTE_MAX_CHARS = 10_000
+NOTE_SUBJECT_CHARS = 80
+
+
+def _note_add(*, company: Company, by: User, text: str, **record) -> Activity:
+    # PostgreSQL text cannot hold NUL; a pasted one is dropped rather than failing the save.
+    text = (text or "").replace("\x00", "").strip()
+    if not text:
+        raise ValidationError({"text": "A note needs some text."})
+    if len(text) > NOTE_MAX_CHARS:
+        raise ValidationError(
+            {"text": f"A note may be at most {NOTE_MAX_CHARS:,} characters ({len(text):,} given)."}
+        )
+    company_member_check(company=company, user=by, field="by")
+    note = Activity(
+        company=company,
+        user=by,
+        activity_type=ActivityType.NOTE,
+        subject=text.splitlines()[0].strip()[:NOTE_SUBJECT_CHARS],
+        description=text,
+        **record,
+    )
+    # The rows it points at are in hand (and checked above): no look-up query for each.
+    note.full_clean(exclude=["company", "user", "deal", "lead"])
+    note.save()
+    return note
+
+
+@transaction.atomic
+def deal_add_note(*, deal: Deal, by: User, text: str) -> Activity:
+    """Add a note to a deal: the first line (cut to 80 characters) is its subject."""
+    return _note_add(company=deal.company, by=by, text=text, deal=deal)
+
+
+@transaction.atomic
+def lead_add_note(*, lead: Lead, by: User, text: str) -> Activity:
+    """Add a note to a lead: the first line (cut to 80 characters) is its subject."""
+    return _note_add(company=lead.company, by=by, text=text, lead=lead)

@@ -1,4 +1,5 @@
-"""Reads on calls: the company number Twilio called, the caller's lead, customer and deal, a call.
+"""Reads on calls: the company number Twilio called, the caller's lead, customer and deal, a call,
+and a member's calls of a day or missed ones.
 
 Twilio's numbers are matched here (``company_number_find``, ``contact_find``) for the callbacks
 (:mod:`hub.domain.calls.callbacks`), the webhooks' answers and reconciliation. Nothing here writes.
@@ -8,13 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 
 from hub.domain.authentication.models import Company, Customer, User
-from hub.domain.calls.models import Call, PhoneNumber
+from hub.domain.calls.models import Call, CallDirection, CallStatus, Disposition, PhoneNumber
 from hub.domain.calls.services import phone_normalize
 from hub.domain.crm.models import Deal, Lead
 
@@ -195,4 +201,87 @@ def call_outbound_find(*, call_sid: str) -> Call | None:
     click-to-call row still waiting for its sid is adopted by ``call_outbound_take``)."""
     return (
         Call.objects.select_related("user", "phone_number").filter(twilio_call_sid=call_sid).first()
+    )
+
+
+#: An inbound call that ended so is one nobody took: missed (a voicemail left is one too).
+MISSED_STATUSES = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.CANCELLED, CallStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class CallPage:
+    """The calls to show (newest first) and how many matched in all."""
+
+    calls: list[Call]
+    total: int
+
+
+def company_zone(company: Company) -> ZoneInfo:
+    """The company's time zone (``Company.timezone``), else the hub's (``TIME_ZONE``)."""
+    for name in (company.timezone, settings.TIME_ZONE):
+        try:
+            return ZoneInfo((name or "").strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            continue  # a free-text column: "", "GMT+2" and the like name no zone
+    return ZoneInfo("UTC")
+
+
+def company_today(*, company: Company) -> date:
+    """Today's date where the company is."""
+    return timezone.localtime(timezone.now(), company_zone(company)).date()
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def calls_for_member(
+    *,
+    user: User,
+    company: Company,
+    day: date | None = None,
+    since: date | None = None,
+    missed: bool = False,
+    limit: int = 20,
+) -> CallPage:
+    """The member's calls in the company, newest first: placed or taken by them, or inbound to
+    a number they own.
+
+    ``day``: only those of that day, ``since``: of that day or later (the company's days, in
+    its time zone). ``missed``: only inbound calls nobody took (no answer, busy, cancelled,
+    failed) or that left a voicemail.
+    """
+    calls = Call.objects.filter(
+        Q(user=user) | Q(direction=CallDirection.INBOUND, phone_number__user=user),
+        company=company,
+    )
+    if missed:
+        calls = calls.filter(
+            Q(status__in=MISSED_STATUSES) | Q(disposition=Disposition.VOICEMAIL),
+            direction=CallDirection.INBOUND,
+        )
+    zone = company_zone(company)
+    if day is not None:
+        calls = calls.filter(
+            created_at__gte=_day_start(day, zone),
+            created_at__lt=_day_start(day + timedelta(days=1), zone),
+        )
+    if since is not None:
+        calls = calls.filter(created_at__gte=_day_start(since, zone))
+    rows = list(
+        calls.select_related("company", "user", "lead", "deal", "customer__user").order_by(
+            "-created_at", "-id"
+        )[: max(limit, 0)]
+    )
+    total = len(rows) if len(rows) < limit else calls.count()
+    return CallPage(calls=rows, total=total)
+
+
+def call_get(*, company: Company, call_id: int) -> Call | None:
+    """The company's call ``call_id`` with its contact and member, or None (another company's
+    call is not found)."""
+    return (
+        Call.objects.select_related("company", "user", "lead", "deal", "customer__user")
+        .filter(company=company, pk=call_id)
+        .first()
     )

@@ -56,7 +56,7 @@ def _retry_after(response) -> float | None:
     raw = headers.get("retry-after")
     value = raw[0] if isinstance(raw, list) else raw
     try:
-        return max(0.0, float(value))
+        return max(0.0, float(str(value)))
     except (TypeError, ValueError):
         return 1.0
 
@@ -187,10 +187,28 @@ def view_publish(*, token: str, slack_user_id: str, view: dict[str, Any]) -> dic
     return _call("views.publish", web_client(token).views_publish, user_id=slack_user_id, view=view)
 
 
-def unfurl(*, token: str, channel: str, ts: str, unfurls: dict[str, Any]) -> dict[str, Any]:
-    """Unfold links of a message into cards (``chat.unfurl``): ``{url: {"blocks": [...]}}``."""
+def unfurl(
+    *,
+    token: str,
+    unfurls: dict[str, Any],
+    channel: str | None = None,
+    ts: str | None = None,
+    source: str | None = None,
+    unfurl_id: str | None = None,
+) -> dict[str, Any]:
+    """Unfold links of a message into cards (``chat.unfurl``): ``{url: {"blocks": [...]}}``.
+
+    The message is named by ``channel`` and ``ts``; a link still in the message box
+    (``link_shared`` with ``source="composer"``) by ``unfurl_id`` and ``source`` instead.
+    """
     return _call(
-        "chat.unfurl", web_client(token).chat_unfurl, channel=channel, ts=ts, unfurls=unfurls
+        "chat.unfurl",
+        web_client(token).chat_unfurl,
+        channel=channel,
+        ts=ts,
+        source=source,
+        unfurl_id=unfurl_id,
+        unfurls=unfurls,
     )
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from hub.domain.events.retention import event_log_prune
 from hub.domain.retention import Pruned, table_size_bytes
+from hub.integrations.slack.retention import slack_prune
 from hub.integrations.twilio.retention import inbox_prune
 from hub.ops import metrics
 
@@ -25,7 +26,8 @@ logger = logging.getLogger(__name__)
 def retention_run(
     *, dry_run: bool = False, progress: Callable[[Pruned], None] | None = None
 ) -> list[Pruned]:
-    """Prune the event log and the Twilio inbox as the settings say; one result per table."""
+    """Prune the event log, the Twilio inbox and the Slack tables as the settings say; one
+    result per table."""
     now = timezone.now()
     batch_size, max_rows = settings.HUB_RETENTION_BATCH_SIZE, settings.HUB_RETENTION_MAX_ROWS
     results = [
@@ -42,6 +44,9 @@ def retention_run(
             max_rows=max_rows,
             dry_run=dry_run,
             progress=progress,
+        ),
+        *slack_prune(
+            now=now, batch_size=batch_size, max_rows=max_rows, dry_run=dry_run, progress=progress
         ),
     ]
     for pruned in results:

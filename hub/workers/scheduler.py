@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 SWEEP_ACTOR = "hub.workers.twilio.twilio_inbox_sweep"
 RECONCILE_ACTOR = "hub.workers.calls.calls_reconcile"
 RETENTION_ACTOR = "hub.workers.retention.retention_prune"
+SLACK_ALERTS_ACTOR = "hub.workers.slack_alerts.slack_alerts_collect"
 LOCK_TTL_SECONDS = 30.0
 LOCK_RENEW_SECONDS = 10.0
 
@@ -49,6 +50,7 @@ def hub_jobs() -> list[Job]:
     jobs = [
         Job(SWEEP_ACTOR, float(settings.HUB_TWILIO_SWEEP_SECONDS)),
         Job(RETENTION_ACTOR, float(settings.HUB_RETENTION_INTERVAL_SECONDS)),
+        Job(SLACK_ALERTS_ACTOR, float(settings.HUB_SLACK_ALERTS_INTERVAL_SECONDS)),
     ]
     if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
         jobs.append(Job(RECONCILE_ACTOR, float(settings.TWILIO_RECONCILE_INTERVAL_SECONDS)))

@@ -7,6 +7,7 @@ from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from hub.domain.events.models import Event, EventOutbox, RelayCursor
+from hub.integrations.slack.models import SlackEventReceipt
 from hub.integrations.twilio.inbox import callback_store
 from tests import factories
 from tests.admin.helpers import tenant_rows
@@ -44,6 +45,9 @@ def hub_rows(db):
             params={"CallSid": "CA" + "0" * 32, "CallStatus": "ringing", "SequenceNumber": "0"},
             call_sid="CA" + "0" * 32,
             sequence_number=0,
+        ),
+        "slack_event_receipt": SlackEventReceipt.objects.create(
+            event_id="Ev0ADMIN01", team_id="TADMIN01", event_type="app_home_opened"
         ),
     }
 

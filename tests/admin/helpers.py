@@ -31,7 +31,12 @@ from hub.domain.emails.models import (
     EmailTracking,
 )
 from hub.domain.issues.models import Issue
-from hub.integrations.slack.models import SlackCallRequest, SlackUserLink
+from hub.integrations.slack.models import (
+    SlackAlert,
+    SlackCallRequest,
+    SlackOAuthState,
+    SlackUserLink,
+)
 from hub.integrations.slack.services import slack_installation_register
 from tests import factories
 
@@ -199,6 +204,19 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
             user=owner,
             to_number="+14155550123",
             outcome=f"{label} call placed",
+        ),
+        "slack_alert": SlackAlert.objects.create(
+            installation=slack,
+            event_id=deal.pk,
+            kind="deal_moved",
+            channel_id=f"C{label.upper()}01",
+            recipient=f"channel:C{label.upper()}01",
+            payload={"id": deal.pk, "title": deal.title},
+            status="failed",
+            last_error=f"{label} alerts channel archived",
+        ),
+        "slack_oauth_state": SlackOAuthState.objects.create(
+            state=f"{label.lower()}-install-state-1", user=owner, company=company
         ),
         "notification": factories.NotificationFactory(user=owner, title=f"{label} notification"),
         "issue": Issue.objects.create(

@@ -18,6 +18,7 @@ from dramatiq.brokers.stub import StubBroker
 from hub.workers.scheduler import (
     RECONCILE_ACTOR,
     RETENTION_ACTOR,
+    SLACK_ALERTS_ACTOR,
     SWEEP_ACTOR,
     HubScheduler,
     Job,
@@ -163,11 +164,13 @@ def test_the_hubs_jobs_come_from_settings(settings):
     settings.HUB_TWILIO_SWEEP_SECONDS = 7
     settings.TWILIO_RECONCILE_INTERVAL_SECONDS = 120
     settings.HUB_RETENTION_INTERVAL_SECONDS = 900
+    settings.HUB_SLACK_ALERTS_INTERVAL_SECONDS = 3
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "token"
 
     assert hub_jobs() == [
         Job(SWEEP_ACTOR, 7.0),
         Job(RETENTION_ACTOR, 900.0),
+        Job(SLACK_ALERTS_ACTOR, 3.0),
         Job(RECONCILE_ACTOR, 120.0),
     ]
 
@@ -175,7 +178,11 @@ def test_the_hubs_jobs_come_from_settings(settings):
 def test_without_twilio_credentials_nothing_is_reconciled(settings):
     settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = None
 
-    assert [job.actor_path for job in hub_jobs()] == [SWEEP_ACTOR, RETENTION_ACTOR]
+    assert [job.actor_path for job in hub_jobs()] == [
+        SWEEP_ACTOR,
+        RETENTION_ACTOR,
+        SLACK_ALERTS_ACTOR,
+    ]
 
 
 def test_without_redis_every_process_leads(settings):
@@ -194,6 +201,7 @@ def test_the_command_takes_the_lead_and_stops_cleanly_on_sigterm(redis_url):
         "HUB_TWILIO_SWEEP_SECONDS": "3600",
         "TWILIO_RECONCILE_INTERVAL_SECONDS": "3600",
         "HUB_RETENTION_INTERVAL_SECONDS": "3600",
+        "HUB_SLACK_ALERTS_INTERVAL_SECONDS": "3600",
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "token",
     }

@@ -144,7 +144,9 @@ def register(app: App, *, installation_key: str) -> None:
             # The click was acknowledged already: the person hears of it only through Slack.
             logger.exception("slack call_pick: the click failed")
             answer = Answer(messages.HUB_ERROR)
-        _tell(caller, answer)
+        # /call's own choices are replaced by the answer (no second click on them); a call
+        # button on a deal, lead or call card answers below the card, which stays.
+        _tell(caller, answer, replace=action.get("block_id") == "call_choices")
 
     def call_open(ack: Ack) -> None:
         ack()  # a link button (Open in console): Slack opens the link; nothing to do here
@@ -154,7 +156,7 @@ def register(app: App, *, installation_key: str) -> None:
     app.action(_OPEN)(call_open)
 
 
-def _tell(caller: Caller, answer: Answer) -> None:
+def _tell(caller: Caller, answer: Answer, *, replace: bool = True) -> None:
     """Answer a click in place; a click in App Home (no message to answer in) by DM."""
     if not caller.response_url:
         try:
@@ -172,7 +174,7 @@ def _tell(caller: Caller, answer: Answer) -> None:
         response_post(
             response_url=caller.response_url,
             text=answer.text,
-            replace_original=True,
+            replace_original=replace,
             timeout=PICK_SLACK_TIMEOUT_SECONDS,
         )
     except SlackError as exc:

@@ -92,8 +92,16 @@ class SlackUser:
         )
         return post_signed(self.client, body, **kwargs)
 
-    def click(self, action_id: str, value: str, *, message_ts: str = "1700000000.000200", **kwargs):
-        """Click a button of the (ephemeral) message ``message_ts``."""
+    def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        message_ts: str = "1700000000.000200",
+        block_id: str = "call_choices",
+        **kwargs,
+    ):
+        """Click a button of the (ephemeral) message ``message_ts``, in block ``block_id``."""
         self.sent += 1
         self.last_key = f"{self.user_id}-{self.sent}"
         payload = {
@@ -115,7 +123,7 @@ class SlackUser:
                 {
                     "type": "button",
                     "action_id": action_id,
-                    "block_id": "call_choices",
+                    "block_id": block_id,
                     "value": value,
                     "action_ts": "1700000000.1",
                 }

@@ -346,3 +346,18 @@ def test_a_lone_full_name_match_is_called_at_once(alice_slack, acme, alice_numbe
         "Calling Alan Smith (lead) at +14155550142 from +14155550100…"
     )
     assert worker.queued() == 1
+
+
+def test_a_call_button_on_a_record_card_answers_below_the_card(
+    alice_slack, alice_number, fake_slack, worker, acme
+):
+    """A card's Call button (block ``lead:<id>``) keeps the card: the answer comes below it."""
+    jones = lead(acme, "Sam", "Jones", "+14155550102")
+    response = alice_slack.click(
+        f"{PICK_ACTION}:lead:{jones.pk}", f"lead:{jones.pk}", block_id=f"lead:{jones.pk}"
+    )
+
+    assert response.status_code == 200
+    [reply] = fake_slack.wait_for(lambda: fake_slack.responses(alice_slack.last_key))
+    assert reply["replace_original"] is False
+    assert reply["text"] == "Calling Sam Jones (lead) at +14155550102 from +14155550100…"

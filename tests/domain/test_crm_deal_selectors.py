@@ -427,3 +427,9 @@ def test_member_match_knows_only_the_companys_active_members(acme, team, charlie
 def test_member_match_is_one_query(acme, team, django_assert_num_queries):
     with django_assert_num_queries(1):
         member_match(company=acme, text="Alex Smyth")
+
+
+def test_a_status_misspelt_by_one_letter_is_taken_when_clearly_nearest():
+    """"qualifed" is Qualified (0.94), not Unqualified (0.84): clearly the nearer one."""
+    match = lead_status_match(text="qualifed")
+    assert (match.found, match.candidates) == ("qualified", [])

@@ -102,8 +102,12 @@ class FakeSlack:
             self.queued.setdefault(method, []).append((status, body or {"ok": True}, headers))
 
     def api_calls(self, method: str) -> list[Seen]:
-        """The answered requests to a Web API method, e.g. ``chat.postMessage``."""
-        return self.calls_to(f"/api/{method}")
+        """The requests to a Web API method (e.g. ``chat.postMessage``), as they arrived.
+
+        Read on arrival, not once answered: the hub may have its answer (and a test its
+        turn) a moment before the fake has recorded the answer as sent.
+        """
+        return self.arrivals(f"/api/{method}")
 
     # --- what was asked -------------------------------------------------------------------
     def calls_to(self, path: str) -> list[Seen]:

@@ -39,7 +39,7 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 CLOSE_CUTOFF = 0.6
 # A close spelling this much nearer (in difflib ratio) than the next best is taken alone.
-CLEAR_MARGIN = 0.2
+CLEAR_MARGIN = 0.08
 # What a member types is a name, not an essay; longer text is cut before fuzzy matching.
 MATCH_TEXT_MAX = 200
 

@@ -119,9 +119,9 @@ def deal_create(
     **fields,
 ) -> Deal:
     pipeline = pipeline or Pipeline.objects.get(company=company, is_default=True)
-    stage = stage or pipeline.stages.order_by("order").first()
+    stage = stage or pipeline.stages.filter(is_active=True).order_by("order").first()
     if stage is None:
-        raise ValidationError({"stage": f"The pipeline {pipeline} has no stages."})
+        raise ValidationError({"stage": f"The pipeline {pipeline} has no active stages."})
     _check_stage(company=company, pipeline=pipeline, stage=stage)
     company_rows_check(company=company, lead=fields.get("lead"))
     company_member_check(company=company, user=fields.get("assigned_to"), field="assigned_to")

@@ -430,6 +430,6 @@ def test_member_match_is_one_query(acme, team, django_assert_num_queries):
 
 
 def test_a_status_misspelt_by_one_letter_is_taken_when_clearly_nearest():
-    """"qualifed" is Qualified (0.94), not Unqualified (0.84): clearly the nearer one."""
+    """Qualified (0.94) is clearly nearer "qualifed" than Unqualified (0.84)."""
     match = lead_status_match(text="qualifed")
     assert (match.found, match.candidates) == ("qualified", [])

@@ -1,4 +1,5 @@
-"""What ``/deal`` says: every text a member reads about deals, in one place.
+"""What ``/deal`` says: every text a member reads about deals, in one place (what ``/lead``
+says alike is worded once in ``record_messages``, for deals by ``WORDS``).
 
 Whatever a member typed is passed through :func:`hub.bots.crm_text.escape` before it is echoed.
 """
@@ -7,27 +8,26 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hub.bots import record_messages as common
 from hub.bots.crm_text import escape, money
 from hub.domain.authentication.models import User
 from hub.domain.crm.models import Deal, DealStage
 
-HELP = "\n".join(
+HELP = common.help_text(
+    "deal",
+    42,
     (
-        "*`/deal`: your company's deals from Slack*",
-        "• `/deal list [STAGE|mine|closing this month]`: the open deals, 10 at a time",
-        "• `/deal show ID`: a deal's card, with buttons to move, win, lose, assign and call",
-        "• `/deal move ID STAGE`: move a deal to another stage (`/deal move 42 proposal`)",
-        "• `/deal won ID`: mark a deal won",
-        "• `/deal lost ID REASON`: mark a deal lost, saying why (without a reason, a form asks)",
-        "• `/deal assign ID @user`: give a deal to a member (`me` for yourself)",
-        "• `/deal note ID TEXT`: add a note to a deal",
-        "• `/deal new`: a form for a new deal",
-        "• `/deal pipeline`: per stage, the open deals' count, total and weighted value",
-        "ID is a deal's number (`42` or `#42`) or a link to it in the console or the CRM. "
-        "Answers are shown to you only; add `share` to `show`, `list` or `pipeline` to post "
-        "the answer in the channel (`/deal show 42 share`). "
-        "`/deal COMMAND help` explains one command.",
-    )
+        "`/deal list [STAGE|mine|closing this month]`: the open deals, 10 at a time",
+        "`/deal show ID`: a deal's card, with buttons to move, win, lose, assign and call",
+        "`/deal move ID STAGE`: move a deal to another stage (`/deal move 42 proposal`)",
+        "`/deal won ID`: mark a deal won",
+        "`/deal lost ID REASON`: mark a deal lost, saying why (without a reason, a form asks)",
+        "`/deal assign ID @user`: give a deal to a member (`me` for yourself)",
+        "`/deal note ID TEXT`: add a note to a deal",
+        "`/deal new`: a form for a new deal",
+        "`/deal pipeline`: per stage, the open deals' count, total and weighted value",
+    ),
+    ["show", "list", "pipeline"],
 )
 
 USAGE = {
@@ -73,47 +73,12 @@ ALIASES = {
     "forecast": "pipeline",
 }
 
-HUB_ERROR = "The hub ran into an error; nothing was changed. Try again shortly."
-QUEUE_DOWN = "The hub could not queue that (its job queue is not answering); try again shortly."
-FORGED = "That button no longer matches a deal you can see; run `/deal show ID` again."
-MODAL_DOWN = "Slack did not open the form ({reason}); try again in a moment."
 NO_PIPELINE = "Your company has no active pipeline yet: create one in the CRM first."
-LIST_NEXT = "Next 10"
-LIST_PREVIOUS = "Previous 10"
-VIEW = "View"
-
-
-def unknown(sub: str, suggestion: str | None) -> str:
-    hint = f" Did you mean `{suggestion}`?" if suggestion else ""
-    return f"`/deal` has no command “{escape(sub, 30)}”.{hint}\n{HELP}"
-
-
-def not_a_deal_id(text: str, sub: str) -> str:
-    if not text:
-        return USAGE[sub]
-    return f"“{escape(text, 40)}” is not a deal's number or link. {USAGE[sub]}"
-
-
-def not_found(deal_id: int, company_name: str) -> str:
-    return f"No deal #{deal_id} in {escape(company_name)} that you can see."
-
-
-def who(user: User | None) -> str:
-    if user is None:
-        return "nobody"
-    return escape(user.get_full_name().strip() or user.email, 60)
 
 
 def title(deal: Deal) -> str:
     """``#42 Acme renewal``: the deal named in a sentence."""
     return f"#{deal.pk} {escape(deal.title, 60)}"
-
-
-def names(items: list[str]) -> str:
-    """``A``, ``A or B``, ``A, B or C``."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 # -- stages ------------------------------------------------------------------------------------
@@ -127,7 +92,7 @@ def stage_unknown(text: str, pipeline_name: str, stages: list[DealStage]) -> str
 def stage_ambiguous(text: str, candidates: list[DealStage]) -> str:
     return (
         f"“{escape(text, 40)}” could be several stages. "
-        f"Did you mean {names([escape(s.name, 40) for s in candidates])}?"
+        f"Did you mean {common.names([escape(s.name, 40) for s in candidates])}?"
     )
 
 
@@ -162,7 +127,7 @@ def closed(deal: Deal) -> str:
     )
 
 
-# -- won, lost, assign, note -------------------------------------------------------------------
+# -- won and lost -----------------------------------------------------------------------------
 
 
 def won(deal: Deal) -> str:
@@ -189,78 +154,20 @@ def lost_reason_too_long(length: int) -> str:
     return f"Keep the reason under {LOST_REASON_MAX:,} characters ({length:,} given)."
 
 
-def assigned(deal: Deal) -> str:
-    return f"{title(deal)} is now assigned to {who(deal.assigned_to)}."
-
-
-def already_assigned(deal: Deal) -> str:
-    return f"{title(deal)} is assigned to {who(deal.assigned_to)} already; nothing changed."
-
-
-def assigning(deal: Deal, slack_user_id: str) -> str:
-    return f"Assigning {title(deal)} to <@{slack_user_id}>…"
-
-
-def assignee_unknown(text: str, company_name: str) -> str:
-    return (
-        f"No active member of {escape(company_name)} matches “{escape(text, 40)}”. "
-        f"{USAGE['assign']}"
-    )
-
-
-def assignee_ambiguous(text: str, candidates: list[User]) -> str:
-    return (
-        f"“{escape(text, 40)}” could be several members. "
-        f"Did you mean {names([who(u) for u in candidates])}?"
-    )
-
-
-def assignee_unmatched(text: str, candidates: list[User], company_name: str) -> str:
-    if candidates:
-        return assignee_ambiguous(text, candidates)
-    return assignee_unknown(text, company_name)
-
-
-def assignee_unlinked(slack_user_id: str, company_name: str) -> str:
-    return (
-        f"<@{slack_user_id}> cannot be given deals: the hub found no active member of "
-        f"{escape(company_name)} with their Slack e-mail address."
-    )
-
-
-def assignee_lookup_failed(slack_user_id: str) -> str:
-    return f"The hub could not look <@{slack_user_id}> up in Slack; try again in a moment."
-
-
-def note_added(deal: Deal) -> str:
-    return f"Note added to {title(deal)}."
-
-
-def note_refused(reason: str) -> str:
-    return f"The note was not added: {escape(reason, 200)}"
-
-
 # -- new deal ----------------------------------------------------------------------------------
 
 
 def created(deal: Deal, by: User) -> str:
-    return f"{who(by)} created {title(deal)}."
-
-
-REQUIRED = "Fill this in."
+    return f"{common.who(by)} created {title(deal)}."
 
 
 def too_long(limit: int) -> str:
     return f"At most {limit:,} characters."
 
 
-BAD_VALUE = "A value is a number like 12500 or 12500.50, at least 0."
-VALUE_TOO_LARGE = "That value is too large (at most 9,999,999,999.99)."
 BAD_CURRENCY = "A currency is a three-letter code such as USD, EUR or GBP."
 BAD_STAGE = "Pick a stage of the pipeline."
 BAD_DATE = "Pick a date."
-ASSIGNEE_UNLINKED = "The hub found no active member of your company with this person's e-mail."
-ASSIGNEE_LOOKUP = "The hub could not look this person up in Slack; try again."
 
 
 # -- lists and the pipeline --------------------------------------------------------------------
@@ -274,11 +181,7 @@ def list_heading(
         what += f" in {escape(stage.name)}"
     if closing:
         what += " closing this month"
-    if not total:
-        return f"{what}: none."
-    if total <= shown and offset == 0:
-        return f"*{what}* ({total})"
-    return f"*{what}*: {offset + 1}–{offset + shown} of {total}"
+    return common.list_counted(what, total=total, offset=offset, shown=shown)
 
 
 def list_empty_page() -> str:
@@ -293,3 +196,6 @@ def pipeline_heading(pipeline_name: str, count: int) -> str:
 def pipeline_others(others: dict[str, Decimal]) -> str:
     amounts = ", ".join(money(amount, code) for code, amount in others.items())
     return f"Not summed in (other currencies): {amounts}."
+
+
+WORDS = common.Words("deal", HELP, USAGE, ALIASES, title=title, created=created)

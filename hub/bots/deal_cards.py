@@ -1,9 +1,6 @@
 """A deal as Slack Block Kit: the card (with its buttons and selects), the one-line summary, a
-page of the list and the pipeline's table.
-
-Action ids name the deal (``deal_move:42``), as ``/call``'s buttons do (``call_pick:deal:42``);
-a listener takes them as a wish only: the member, the company and the permission are checked
-again on every click, and a deal the member cannot see is "not found".
+page of the list and the pipeline's table; and ``DEALS``, how ``/deal`` and its actors read,
+show and change a deal.
 """
 
 from __future__ import annotations
@@ -13,21 +10,20 @@ from decimal import Decimal
 from typing import Any
 
 from hub.bots import crm_messages as msg
-from hub.bots.calls import PICK_ACTION
+from hub.bots import record_cards as kit
 from hub.bots.crm_text import Answer, escape, money, record_url
+from hub.bots.record_messages import who
 from hub.domain.authentication.models import Company, User
-from hub.domain.crm.access import crm_can_manage
+from hub.domain.crm import deal_selectors as sel
+from hub.domain.crm import services
+from hub.domain.crm.access import crm_can_manage, deals_visible
 from hub.domain.crm.deal_selectors import MAX_ID, PipelineSummary, deal_list, pipeline_stages
 from hub.domain.crm.models import Deal, DealStage, DealStatus
 
 MOVE_ACTION = "deal_move"
 WON_ACTION = "deal_won"
 LOST_ACTION = "deal_lost"
-ASSIGN_ACTION = "deal_assign"
-SHOW_ACTION = "deal_show"
-OPEN_ACTION = "deal_open"  # a link button: Slack still tells the app of the click
-PAGE_ACTION = "deal_page"
-PAGE_SIZE = 10
+ACTIONS = kit.CardActions.of("deal")
 OPTIONS_MAX = 100  # Slack's limit for a static_select
 
 
@@ -45,14 +41,6 @@ def deal_line(deal: Deal) -> str:
         f"#{deal.pk} {escape(deal.title)} · {money(deal.value, deal.currency)} · "
         f"{escape(deal.stage.name)}"
     )
-
-
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit] or " ", "emoji": True}
 
 
 def closing_stage_ids(stages: list[DealStage]) -> set[int]:
@@ -75,7 +63,7 @@ def movable_stages(stages: list[DealStage]) -> list[DealStage]:
 
 
 def _stage_option(stage: DealStage) -> dict[str, Any]:
-    return {"text": _plain(f"{stage.name} ({stage.probability}%)"), "value": str(stage.pk)}
+    return {"text": kit.plain(f"{stage.name} ({stage.probability}%)"), "value": str(stage.pk)}
 
 
 def _weighted(deal: Deal) -> Decimal:
@@ -104,11 +92,11 @@ def _fields(deal: Deal) -> list[dict[str, Any]]:
         ("Value", value),
         ("Stage", f"{escape(deal.stage.name)} · {deal.probability}%"),
         ("Status", _status(deal)),
-        ("Assigned to", msg.who(deal.assigned_to)),
+        ("Assigned to", who(deal.assigned_to)),
         ("Expected close", close),
         ("Contact", contact or "—"),
     ]
-    return [_text(f"*{name}*\n{value}") for name, value in fields]
+    return [kit.mrkdwn(f"*{name}*\n{value}") for name, value in fields]
 
 
 def _heading(deal: Deal) -> str:
@@ -124,10 +112,10 @@ def _context(deal: Deal) -> str:
 
 def _confirm(title: str, text: str, ok: str) -> dict[str, Any]:
     return {
-        "title": _plain(title, 100),
-        "text": _text(text),
-        "confirm": _plain(ok, 30),
-        "deny": _plain("Cancel", 30),
+        "title": kit.plain(title, 100),
+        "text": kit.mrkdwn(text),
+        "confirm": kit.plain(ok, 30),
+        "deny": kit.plain("Cancel", 30),
     }
 
 
@@ -138,7 +126,7 @@ def _open_actions(deal: Deal, stages: list[DealStage]) -> list[dict[str, Any]]:
         select: dict[str, Any] = {
             "type": "static_select",
             "action_id": f"{MOVE_ACTION}:{deal.pk}",
-            "placeholder": _plain("Move to stage"),
+            "placeholder": kit.plain("Move to stage"),
             "options": options,
         }
         current = [o for o in options if o["value"] == str(deal.stage_id)]
@@ -149,7 +137,7 @@ def _open_actions(deal: Deal, stages: list[DealStage]) -> list[dict[str, Any]]:
         {
             "type": "button",
             "action_id": f"{WON_ACTION}:{deal.pk}",
-            "text": _plain("Won"),
+            "text": kit.plain("Won"),
             "style": "primary",
             "value": str(deal.pk),
             "confirm": _confirm(
@@ -163,7 +151,7 @@ def _open_actions(deal: Deal, stages: list[DealStage]) -> list[dict[str, Any]]:
         {
             "type": "button",
             "action_id": f"{LOST_ACTION}:{deal.pk}",
-            "text": _plain("Lost"),
+            "text": kit.plain("Lost"),
             "style": "danger",
             "value": str(deal.pk),
         }
@@ -173,32 +161,10 @@ def _open_actions(deal: Deal, stages: list[DealStage]) -> list[dict[str, Any]]:
 
 def _actions(deal: Deal, stages: list[DealStage]) -> list[dict[str, Any]]:
     elements = _open_actions(deal, stages) if deal.status == DealStatus.OPEN else []
-    elements.append(
-        {
-            "type": "users_select",
-            "action_id": f"{ASSIGN_ACTION}:{deal.pk}",
-            "placeholder": _plain("Assign to…"),
-        }
+    elements.append(kit.assign_select(ACTIONS.assign, deal.pk))
+    elements += kit.call_and_open(
+        "deal", deal.pk, phone=deal.contact_phone, open_action=ACTIONS.open
     )
-    if deal.contact_phone:
-        elements.append(
-            {
-                "type": "button",
-                "action_id": f"{PICK_ACTION}:deal:{deal.pk}",
-                "text": _plain("Call"),
-                "value": f"deal:{deal.pk}",
-            }
-        )
-    url = record_url("deal", deal.pk)
-    if url:
-        elements.append(
-            {
-                "type": "button",
-                "action_id": f"{OPEN_ACTION}:{deal.pk}",
-                "text": _plain("Open in console"),
-                "url": url,
-            }
-        )
     return elements
 
 
@@ -208,13 +174,16 @@ def deal_card_blocks(
     """The deal's card; with ``actions``, its buttons and selects (``stages``: the pipeline's,
     when the caller has them; otherwise they are read)."""
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _text(_heading(deal)), "fields": _fields(deal)},
+        {"type": "section", "text": kit.mrkdwn(_heading(deal)), "fields": _fields(deal)},
     ]
     if deal.status == DealStatus.LOST and deal.lost_reason:
         blocks.append(
-            {"type": "section", "text": _text(f"*Lost because*\n{escape(deal.lost_reason, 1000)}")}
+            {
+                "type": "section",
+                "text": kit.mrkdwn(f"*Lost because*\n{escape(deal.lost_reason, 1000)}"),
+            }
         )
-    blocks.append({"type": "context", "elements": [_text(_context(deal))]})
+    blocks.append({"type": "context", "elements": [kit.mrkdwn(_context(deal))]})
     if actions:
         if stages is None and deal.status == DealStatus.OPEN:
             stages = pipeline_stages(pipeline=deal.pipeline)
@@ -228,17 +197,12 @@ def deal_card_blocks(
     return blocks
 
 
-def note_blocks(text: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A sentence above a card (what was just done)."""
-    return [{"type": "section", "text": _text(text)}, *blocks]
-
-
 def card_answer(
     deal: Deal, text: str, *, user: User, stages: list[DealStage] | None = None
 ) -> Answer:
     """``text`` above the deal's card, with its buttons if ``user`` may change deals."""
     can = crm_can_manage(user=user, company=deal.company)
-    return Answer(text, note_blocks(text, deal_card_blocks(deal, actions=can, stages=stages)))
+    return Answer(text, kit.note_blocks(text, deal_card_blocks(deal, actions=can, stages=stages)))
 
 
 # -- a page of the list ------------------------------------------------------------------------
@@ -252,11 +216,8 @@ def page_value(*, stage_id: int | None, mine: bool, closing: bool, offset: int) 
 
 def page_read(value: str) -> dict[str, Any] | None:
     """A page button's value as ``slack_deal_page``'s arguments, or None if it is not one."""
-    try:
-        data = json.loads(value)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict):
+    data = kit.json_object(value)
+    if data is None:
         return None
     stage_id, offset = data.get("stage"), data.get("offset")
     if not (stage_id is None or type(stage_id) is int) or type(offset) is not int:
@@ -269,30 +230,10 @@ def page_read(value: str) -> dict[str, Any] | None:
     }
 
 
-def _page_button(text: str, offset: int, *, stage: DealStage | None, mine: bool, closing: bool):
-    return {
-        "type": "button",
-        "action_id": f"{PAGE_ACTION}:{offset}",
-        "text": _plain(text),
-        "value": page_value(
-            stage_id=stage.pk if stage else None, mine=mine, closing=closing, offset=offset
-        ),
-    }
-
-
 def _list_row(deal: Deal) -> dict[str, Any]:
     close = f" · closes {deal.expected_close_date:%-d %b}" if deal.expected_close_date else ""
-    line = f"{deal_line(deal)}\n_{msg.who(deal.assigned_to)}{close}_"
-    return {
-        "type": "section",
-        "text": _text(line),
-        "accessory": {
-            "type": "button",
-            "action_id": f"{SHOW_ACTION}:{deal.pk}",
-            "text": _plain(msg.VIEW),
-            "value": str(deal.pk),
-        },
-    }
+    line = f"{deal_line(deal)}\n_{who(deal.assigned_to)}{close}_"
+    return kit.list_row(line, show_action=ACTIONS.show, record_id=deal.pk)
 
 
 def list_page(
@@ -311,7 +252,7 @@ def list_page(
         stage=stage,
         mine=mine,
         closing_this_month=closing,
-        limit=PAGE_SIZE,
+        limit=kit.PAGE_SIZE,
         offset=offset,
     )
     if not page.deals and offset:
@@ -334,21 +275,14 @@ def list_blocks(
     heading = msg.list_heading(
         total=total, offset=offset, shown=len(deals), stage=stage, mine=mine, closing=closing
     )
-    text = "\n".join([heading, *(f"• {deal_line(deal)}" for deal in deals)])
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _text(heading)}]
-    blocks.extend(_list_row(deal) for deal in deals)
-    buttons = []
-    if offset > 0:
-        back = max(0, offset - PAGE_SIZE)
-        buttons.append(
-            _page_button(msg.LIST_PREVIOUS, back, stage=stage, mine=mine, closing=closing)
-        )
-    if offset + len(deals) < total:
-        ahead = offset + PAGE_SIZE
-        buttons.append(_page_button(msg.LIST_NEXT, ahead, stage=stage, mine=mine, closing=closing))
-    if buttons:
-        blocks.append({"type": "actions", "block_id": "deal_list", "elements": buttons})
-    return text[:3000], blocks
+    stage_id = stage.pk if stage else None
+    paging = kit.Paging(
+        "deal_list",
+        ACTIONS.page,
+        lambda at: page_value(stage_id=stage_id, mine=mine, closing=closing, offset=at),
+    )
+    items = [(deal_line(deal), _list_row(deal)) for deal in deals]
+    return kit.list_message(heading, items, total=total, offset=offset, paging=paging)
 
 
 # -- the pipeline ------------------------------------------------------------------------------
@@ -382,11 +316,22 @@ def pipeline_blocks(summary: PipelineSummary) -> tuple[str, list[dict[str, Any]]
     table = escape("\n".join(lines), limit=2900)
     heading = msg.pipeline_heading(summary.pipeline.name, summary.count)
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _text(heading)},
-        {"type": "section", "text": _text(f"```{table}```")},
+        {"type": "section", "text": kit.mrkdwn(heading)},
+        {"type": "section", "text": kit.mrkdwn(f"```{table}```")},
     ]
     notes = [f"Values in {cur}; weighted by each deal's probability."]
     if summary.other_currencies:
         notes.append(msg.pipeline_others(summary.other_currencies))
-    blocks.append({"type": "context", "elements": [_text(" ".join(notes))]})
+    blocks.append({"type": "context", "elements": [kit.mrkdwn(" ".join(notes))]})
     return f"{heading}\n{table}", blocks
+
+
+DEALS = kit.Records(
+    words=msg.WORDS,
+    get=lambda user, company, pk: sel.deal_get(user=user, company=company, deal_id=pk),
+    visible=lambda user, company: deals_visible(user=user, company=company),
+    line=deal_line,
+    card=lambda deal, actions: deal_card_blocks(deal, actions=actions),
+    assign=lambda deal, assignee, by: services.deal_assign(deal=deal, assignee=assignee, by=by),
+    add_note=lambda deal, by, text: services.deal_add_note(deal=deal, by=by, text=text),
+)

@@ -1,9 +1,5 @@
 """A lead as Slack Block Kit: the card (with its buttons and selects), the one-line summary and a
-page of the list.
-
-Action ids name the lead (``lead_status:7``), as ``/call``'s buttons do (``call_pick:lead:7``);
-a listener takes them as a wish only: the member, the company and the permission are checked
-again on every click, and a lead the member cannot see is "not found".
+page of the list; and ``LEADS``, how ``/lead`` and its actors read, show and change a lead.
 """
 
 from __future__ import annotations
@@ -12,19 +8,18 @@ import json
 from typing import Any
 
 from hub.bots import lead_messages as msg
-from hub.bots.calls import PICK_ACTION
-from hub.bots.crm_text import Answer, escape, money, record_url
-from hub.domain.authentication.models import User
-from hub.domain.crm.access import crm_can_manage
+from hub.bots import record_cards as kit
+from hub.bots.crm_text import escape, money, record_url
+from hub.bots.record_messages import who
+from hub.domain.authentication.models import Company, User
+from hub.domain.crm import deal_selectors as sel
+from hub.domain.crm import services
+from hub.domain.crm.access import leads_visible
 from hub.domain.crm.models import Lead, LeadSource, LeadStatus
 
 STATUS_ACTION = "lead_status"
-ASSIGN_ACTION = "lead_assign"
 CONVERT_ACTION = "lead_convert"
-SHOW_ACTION = "lead_show"
-OPEN_ACTION = "lead_open"  # a link button: Slack still tells the app of the click
-PAGE_ACTION = "lead_page"
-PAGE_SIZE = 10
+ACTIONS = kit.CardActions.of("lead")
 MAX_OFFSET = 100_000
 #: The statuses a member may pick; a lead becomes Converted only by converting it.
 SETTABLE = [status.value for status in LeadStatus if status != LeadStatus.CONVERTED]
@@ -32,21 +27,13 @@ SETTABLE = [status.value for status in LeadStatus if status != LeadStatus.CONVER
 
 def lead_line(lead: Lead) -> str:
     """``#7 Jane Doe (Initech) · Qualified``: one line of a list."""
-    who = escape(f"{lead.first_name} {lead.last_name}".strip())
+    name = escape(f"{lead.first_name} {lead.last_name}".strip())
     at = f" ({escape(lead.company_name)})" if lead.company_name else ""
-    return f"#{lead.pk} {who}{at} · {lead.get_status_display()}"
-
-
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit] or " ", "emoji": True}
+    return f"#{lead.pk} {name}{at} · {lead.get_status_display()}"
 
 
 def _status_option(status: str) -> dict[str, Any]:
-    return {"text": _plain(LeadStatus(status).label), "value": status}
+    return {"text": kit.plain(LeadStatus(status).label), "value": status}
 
 
 def _fields(lead: Lead) -> list[dict[str, Any]]:
@@ -54,13 +41,13 @@ def _fields(lead: Lead) -> list[dict[str, Any]]:
     value = money(lead.estimated_value, "") if lead.estimated_value is not None else "—"
     fields = [
         ("Status", lead.get_status_display()),
-        ("Assigned to", msg.who(lead.assigned_to)),
+        ("Assigned to", who(lead.assigned_to)),
         ("Source", source),
         ("Estimated value", value),
         ("E-mail", escape(lead.email, 120)),
         ("Phone", escape(lead.phone or "—", 40)),
     ]
-    return [_text(f"*{name}*\n{value}") for name, value in fields]
+    return [kit.mrkdwn(f"*{name}*\n{value}") for name, value in fields]
 
 
 def _heading(lead: Lead) -> str:
@@ -83,16 +70,16 @@ def _convert_button(lead: Lead) -> dict[str, Any]:
     return {
         "type": "button",
         "action_id": f"{CONVERT_ACTION}:{lead.pk}",
-        "text": _plain("Convert to deal"),
+        "text": kit.plain("Convert to deal"),
         "style": "primary",
         "value": str(lead.pk),
         "confirm": {
-            "title": _plain("Convert this lead?", 100),
-            "text": _text(
+            "title": kit.plain("Convert this lead?", 100),
+            "text": kit.mrkdwn(
                 f"{msg.title(lead)} becomes a deal in the default pipeline's first stage."
             ),
-            "confirm": _plain("Convert", 30),
-            "deny": _plain("Cancel", 30),
+            "confirm": kit.plain("Convert", 30),
+            "deny": kit.plain("Cancel", 30),
         },
     }
 
@@ -103,65 +90,30 @@ def _actions(lead: Lead) -> list[dict[str, Any]]:
         select: dict[str, Any] = {
             "type": "static_select",
             "action_id": f"{STATUS_ACTION}:{lead.pk}",
-            "placeholder": _plain("Set status"),
+            "placeholder": kit.plain("Set status"),
             "options": [_status_option(status) for status in SETTABLE],
         }
         if lead.status in SETTABLE:
             select["initial_option"] = _status_option(lead.status)
         elements.append(select)
-    elements.append(
-        {
-            "type": "users_select",
-            "action_id": f"{ASSIGN_ACTION}:{lead.pk}",
-            "placeholder": _plain("Assign to…"),
-        }
-    )
+    elements.append(kit.assign_select(ACTIONS.assign, lead.pk))
     if lead.status != LeadStatus.CONVERTED:
         elements.append(_convert_button(lead))
-    if lead.phone:
-        elements.append(
-            {
-                "type": "button",
-                "action_id": f"{PICK_ACTION}:lead:{lead.pk}",
-                "text": _plain("Call"),
-                "value": f"lead:{lead.pk}",
-            }
-        )
-    url = record_url("lead", lead.pk)
-    if url:
-        elements.append(
-            {
-                "type": "button",
-                "action_id": f"{OPEN_ACTION}:{lead.pk}",
-                "text": _plain("Open in console"),
-                "url": url,
-            }
-        )
+    elements += kit.call_and_open("lead", lead.pk, phone=lead.phone, open_action=ACTIONS.open)
     return elements
 
 
 def lead_card_blocks(lead: Lead, *, actions: bool = True) -> list[dict[str, Any]]:
     """The lead's card; with ``actions``, its buttons and selects."""
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _text(_heading(lead)), "fields": _fields(lead)},
-        {"type": "context", "elements": [_text(_context(lead))]},
+        {"type": "section", "text": kit.mrkdwn(_heading(lead)), "fields": _fields(lead)},
+        {"type": "context", "elements": [kit.mrkdwn(_context(lead))]},
     ]
     if actions:
         blocks.append(
             {"type": "actions", "block_id": f"lead:{lead.pk}", "elements": _actions(lead)}
         )
     return blocks
-
-
-def note_blocks(text: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A sentence above a card (what was just done)."""
-    return [{"type": "section", "text": _text(text)}, *blocks]
-
-
-def card_answer(lead: Lead, text: str, *, user: User) -> Answer:
-    """``text`` above the lead's card, with its buttons if ``user`` may change leads."""
-    can = crm_can_manage(user=user, company=lead.company)
-    return Answer(text, note_blocks(text, lead_card_blocks(lead, actions=can)))
 
 
 # -- a page of the list ------------------------------------------------------------------------
@@ -174,11 +126,8 @@ def page_value(*, status: str | None, mine: bool, offset: int) -> str:
 
 def page_read(value: str) -> dict[str, Any] | None:
     """What a page button asks for (``status``, ``mine``, ``offset``), or None if it is forged."""
-    try:
-        wanted = json.loads(value)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(wanted, dict):
+    wanted = kit.json_object(value)
+    if wanted is None:
         return None
     status, mine, offset = wanted.get("status"), wanted.get("mine"), wanted.get("offset")
     if status is not None and status not in LeadStatus.values:
@@ -188,28 +137,21 @@ def page_read(value: str) -> dict[str, Any] | None:
     return {"status": status, "mine": mine, "offset": offset}
 
 
-def _page_button(text: str, offset: int, *, status: str | None, mine: bool) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "action_id": f"{PAGE_ACTION}:{offset}",
-        "text": _plain(text),
-        "value": page_value(status=status, mine=mine, offset=offset),
-    }
-
-
 def _list_row(lead: Lead) -> dict[str, Any]:
     since = f" · since {lead.created_at:%-d %b}" if lead.created_at else ""
-    line = f"{lead_line(lead)}\n_{msg.who(lead.assigned_to)}{since}_"
-    return {
-        "type": "section",
-        "text": _text(line),
-        "accessory": {
-            "type": "button",
-            "action_id": f"{SHOW_ACTION}:{lead.pk}",
-            "text": _plain(msg.VIEW),
-            "value": str(lead.pk),
-        },
-    }
+    line = f"{lead_line(lead)}\n_{who(lead.assigned_to)}{since}_"
+    return kit.list_row(line, show_action=ACTIONS.show, record_id=lead.pk)
+
+
+def list_page(
+    *, user: User, company: Company, status: str | None, mine: bool, offset: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """A page of the leads ``user`` may see in ``company`` (open ones, or those with
+    ``status``), ready to show."""
+    page = sel.lead_list(
+        user=user, company=company, status=status, mine=mine, limit=kit.PAGE_SIZE, offset=offset
+    )
+    return list_blocks(page.leads, total=page.total, offset=offset, status=status, mine=mine)
 
 
 def list_blocks(
@@ -219,16 +161,19 @@ def list_blocks(
     heading = msg.list_heading(
         total=total, offset=offset, shown=len(leads), status=status, mine=mine
     )
-    text = "\n".join([heading, *(f"• {lead_line(lead)}" for lead in leads)])
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _text(heading)}]
-    blocks.extend(_list_row(lead) for lead in leads)
-    buttons = []
-    if offset > 0:
-        back = max(0, offset - PAGE_SIZE)
-        buttons.append(_page_button(msg.LIST_PREVIOUS, back, status=status, mine=mine))
-    if offset + len(leads) < total:
-        ahead = offset + PAGE_SIZE
-        buttons.append(_page_button(msg.LIST_NEXT, ahead, status=status, mine=mine))
-    if buttons:
-        blocks.append({"type": "actions", "block_id": "lead_list", "elements": buttons})
-    return text[:3000], blocks
+    paging = kit.Paging(
+        "lead_list", ACTIONS.page, lambda at: page_value(status=status, mine=mine, offset=at)
+    )
+    items = [(lead_line(lead), _list_row(lead)) for lead in leads]
+    return kit.list_message(heading, items, total=total, offset=offset, paging=paging)
+
+
+LEADS = kit.Records(
+    words=msg.WORDS,
+    get=lambda user, company, pk: sel.lead_get(user=user, company=company, lead_id=pk),
+    visible=lambda user, company: leads_visible(user=user, company=company),
+    line=lead_line,
+    card=lambda lead, actions: lead_card_blocks(lead, actions=actions),
+    assign=lambda lead, assignee, by: services.lead_assign(lead=lead, assignee=assignee, by=by),
+    add_note=lambda lead, by, text: services.lead_add_note(lead=lead, by=by, text=text),
+)

@@ -1,4 +1,5 @@
-"""What ``/lead`` says: every text a member reads about leads, in one place.
+"""What ``/lead`` says: every text a member reads about leads, in one place (what ``/deal``
+says alike is worded once in ``record_messages``, for leads by ``WORDS``).
 
 Whatever a member typed is passed through :func:`hub.bots.crm_text.escape` before it is echoed.
 The layout and the turns of phrase follow ``/deal``'s (``crm_messages.py``).
@@ -6,25 +7,31 @@ The layout and the turns of phrase follow ``/deal``'s (``crm_messages.py``).
 
 from __future__ import annotations
 
+from hub.bots import record_messages as common
 from hub.bots.crm_text import escape
+from hub.bots.record_messages import ASSIGNEE_UNLINKED as ASSIGNEE_UNLINKED
+from hub.bots.record_messages import BAD_VALUE as BAD_VALUE
+from hub.bots.record_messages import HUB_ERROR as HUB_ERROR
+from hub.bots.record_messages import QUEUE_DOWN as QUEUE_DOWN
+from hub.bots.record_messages import REQUIRED as REQUIRED
+from hub.bots.record_messages import VALUE_TOO_LARGE as VALUE_TOO_LARGE
 from hub.domain.authentication.models import User
 from hub.domain.crm.models import Lead, LeadStatus
 
-HELP = "\n".join(
+HELP = common.help_text(
+    "lead",
+    7,
     (
-        "*`/lead`: your company's leads from Slack*",
-        "• `/lead list [STATUS|mine]`: the open leads (New, Contacted, Qualified), 10 at a time",
-        "• `/lead show ID`: a lead's card, with buttons to set its status, assign, convert and call",
-        "• `/lead assign ID @user`: give a lead to a member (`me` for yourself, `nobody` to "
+        "`/lead list [STATUS|mine]`: the open leads (New, Contacted, Qualified), 10 at a time",
+        "`/lead show ID`: a lead's card, with buttons to set its status, assign, convert and call",
+        "`/lead assign ID @user`: give a lead to a member (`me` for yourself, `nobody` to "
         "unassign)",
-        "• `/lead status ID STATUS`: set a lead's status (`/lead status 7 qualified`)",
-        "• `/lead convert ID`: turn a lead into a deal in the default pipeline's first stage",
-        "• `/lead note ID TEXT`: add a note to a lead",
-        "• `/lead new`: a form for a new lead",
-        "ID is a lead's number (`7` or `#7`) or a link to it in the console or the CRM. "
-        "Answers are shown to you only; add `share` to `show` or `list` to post the answer in "
-        "the channel (`/lead show 7 share`). `/lead COMMAND help` explains one command.",
-    )
+        "`/lead status ID STATUS`: set a lead's status (`/lead status 7 qualified`)",
+        "`/lead convert ID`: turn a lead into a deal in the default pipeline's first stage",
+        "`/lead note ID TEXT`: add a note to a lead",
+        "`/lead new`: a form for a new lead",
+    ),
+    ["show", "list"],
 )
 
 USAGE = {
@@ -63,38 +70,10 @@ ALIASES = {
     "qualify": "status",
 }
 
-HUB_ERROR = "The hub ran into an error; nothing was changed. Try again shortly."
-QUEUE_DOWN = "The hub could not queue that (its job queue is not answering); try again shortly."
-FORGED = "That button no longer matches a lead you can see; run `/lead show ID` again."
-MODAL_DOWN = "Slack did not open the form ({reason}); try again in a moment."
 NO_PIPELINE = (
     "Your company has no default pipeline with stages yet, so a lead cannot become a deal: "
     "create one in the CRM first."
 )
-LIST_NEXT = "Next 10"
-LIST_PREVIOUS = "Previous 10"
-VIEW = "View"
-
-
-def unknown(sub: str, suggestion: str | None) -> str:
-    hint = f" Did you mean `{suggestion}`?" if suggestion else ""
-    return f"`/lead` has no command “{escape(sub, 30)}”.{hint}\n{HELP}"
-
-
-def not_a_lead_id(text: str, sub: str) -> str:
-    if not text:
-        return USAGE[sub]
-    return f"“{escape(text, 40)}” is not a lead's number or link. {USAGE[sub]}"
-
-
-def not_found(lead_id: int, company_name: str) -> str:
-    return f"No lead #{lead_id} in {escape(company_name)} that you can see."
-
-
-def who(user: User | None) -> str:
-    if user is None:
-        return "nobody"
-    return escape(user.get_full_name().strip() or user.email, 60)
 
 
 def title(lead: Lead) -> str:
@@ -102,15 +81,8 @@ def title(lead: Lead) -> str:
     return f"#{lead.pk} {escape(f'{lead.first_name} {lead.last_name}'.strip(), 60)}"
 
 
-def names(items: list[str]) -> str:
-    """``A``, ``A or B``, ``A, B or C``."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} or {items[-1]}"
-
-
 def _labels(statuses: list[str]) -> str:
-    return names([LeadStatus(value).label for value in statuses])
+    return common.names([LeadStatus(value).label for value in statuses])
 
 
 # -- statuses ----------------------------------------------------------------------------------
@@ -153,46 +125,7 @@ def status_after_convert(lead: Lead) -> str:
     )
 
 
-# -- assign, convert, note ---------------------------------------------------------------------
-
-
-def assigned(lead: Lead) -> str:
-    if lead.assigned_to_id is None:
-        return f"{title(lead)} is now unassigned."
-    return f"{title(lead)} is now assigned to {who(lead.assigned_to)}."
-
-
-def already_assigned(lead: Lead) -> str:
-    return f"{title(lead)} is assigned to {who(lead.assigned_to)} already; nothing changed."
-
-
-def assigning(lead: Lead, slack_user_id: str) -> str:
-    return f"Assigning {title(lead)} to <@{slack_user_id}>…"
-
-
-def assignee_unknown(text: str, company_name: str) -> str:
-    return (
-        f"No active member of {escape(company_name)} matches “{escape(text, 40)}”. "
-        f"{USAGE['assign']}"
-    )
-
-
-def assignee_ambiguous(text: str, candidates: list[User]) -> str:
-    return (
-        f"“{escape(text, 40)}” could be several members. "
-        f"Did you mean {names([who(u) for u in candidates])}?"
-    )
-
-
-def assignee_unlinked(slack_user_id: str, company_name: str) -> str:
-    return (
-        f"<@{slack_user_id}> cannot be given leads: the hub found no active member of "
-        f"{escape(company_name)} with their Slack e-mail address."
-    )
-
-
-def assignee_lookup_failed(slack_user_id: str) -> str:
-    return f"The hub could not look <@{slack_user_id}> up in Slack; try again in a moment."
+# -- convert -----------------------------------------------------------------------------------
 
 
 def converted(lead: Lead, deal_id: int, stage_name: str) -> str:
@@ -213,30 +146,15 @@ def convert_refused(lead: Lead, reason: str) -> str:
     return f"{title(lead)} was not converted: {escape(reason, 200)}"
 
 
-def note_added(lead: Lead) -> str:
-    return f"Note added to {title(lead)}."
-
-
-def note_refused(reason: str) -> str:
-    return f"The note was not added: {escape(reason, 200)}"
-
-
 # -- new lead ----------------------------------------------------------------------------------
 
 NEW_TITLE = "New lead"
 NEW_SUBMIT = "Create"
+PICK_SOURCE = "Pick where the lead came from."
 
 
 def created(lead: Lead, by: User) -> str:
-    return f"{who(by)} created lead {title(lead)}."
-
-
-REQUIRED = "Fill this in."
-PICK_SOURCE = "Pick where the lead came from."
-BAD_VALUE = "A value is a number like 12500 or 12500.50, at least 0."
-VALUE_TOO_LARGE = "That value is too large (at most 9,999,999,999.99)."
-ASSIGNEE_UNLINKED = "The hub found no active member of your company with this person's e-mail."
-ASSIGNEE_LOOKUP = "The hub could not look this person up in Slack; try again."
+    return f"{common.who(by)} created lead {title(lead)}."
 
 
 # -- lists -------------------------------------------------------------------------------------
@@ -245,10 +163,10 @@ ASSIGNEE_LOOKUP = "The hub could not look this person up in Slack; try again."
 def list_heading(*, total: int, offset: int, shown: int, status: str | None, mine: bool) -> str:
     kind = f"{LeadStatus(status).label.lower()} leads" if status else "open leads"
     what = f"Your {kind}" if mine else kind.capitalize()
-    if not total:
-        return f"{what}: none."
-    if total <= shown and offset == 0:
-        return f"*{what}* ({total})"
-    if not shown:
+    if total and not shown:
         return f"*{what}*: none past {offset} of {total}."
-    return f"*{what}*: {offset + 1}–{offset + shown} of {total}"
+    return common.list_counted(what, total=total, offset=offset, shown=shown)
+
+
+WORDS = common.Words("lead", HELP, USAGE, ALIASES, title=title, created=created)
+FORGED = WORDS.forged

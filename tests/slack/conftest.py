@@ -23,7 +23,10 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
 
 from hub.domain.calls.services import phone_number_add
-from hub.integrations.slack.services import slack_installation_register
+from hub.integrations.slack.services import (
+    slack_installation_register,
+    slack_installations_forget,
+)
 from hub.workers import slack as slack_worker
 from hub.workers import slack_alerts, slack_crm, slack_events, slack_leads
 from tests.slack.fake_slack import FakeSlack
@@ -137,6 +140,14 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _installations_forgotten():
+    """Each test finds workspaces afresh: a rolled-back row sends no signal to forget it."""
+    slack_installations_forget()
+    yield
+    slack_installations_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,11 @@ from hub.domain.crm.models import Deal, Lead
 
 M = TypeVar("M", Deal, Lead)
 
+#: An entry point that has just read the user's membership (``slack_user_resolve`` reads it
+#: with the user, in one query) leaves it on the user object for the rest of the request,
+#: ``{company_id: CompanyUser}``, so the checks below do not read it again.
+_REMEMBERED = "_hub_crm_memberships"
+
 
 class CrmAccessDenied(PermissionDenied):
     """A change to deals or leads that the user may not make; ``str()`` tells them why."""
@@ -38,14 +43,27 @@ def _memberships(*, user: User | None, company: Company) -> QuerySet[CompanyUser
     return memberships_active().filter(company=company, user=user, user__is_active=True)
 
 
+def crm_membership_remember(*, user: User, membership: CompanyUser) -> None:
+    """Keep a membership just read (active, of an active user) for this user object's checks."""
+    remembered = getattr(user, _REMEMBERED, None)
+    if remembered is None:
+        remembered = {}
+        setattr(user, _REMEMBERED, remembered)
+    remembered[membership.company_id] = membership
+
+
 def crm_membership(*, user: User | None, company: Company) -> CompanyUser | None:
     """The user's active membership of the company, or None."""
-    return _memberships(user=user, company=company).first()
+    remembered = getattr(user, _REMEMBERED, None)
+    if remembered is not None and company.pk in remembered:
+        return remembered[company.pk]
+    return _memberships(user=user, company=company).order_by("pk").first()
 
 
 def crm_can_manage(*, user: User | None, company: Company) -> bool:
     """Whether the user is an active member of the company allowed to manage deals."""
-    return _memberships(user=user, company=company).filter(can_manage_deals=True).exists()
+    membership = crm_membership(user=user, company=company)
+    return membership is not None and membership.can_manage_deals
 
 
 def crm_manage_check(*, user: User | None, company: Company) -> None:

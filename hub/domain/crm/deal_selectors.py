@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum, Value
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum, Value, Window
 from django.utils import timezone
 
 from hub.domain.authentication.models import Company, User
@@ -122,6 +122,20 @@ def _month(day: date) -> tuple[date, date]:
 # -- deals and leads ---------------------------------------------------------------------------
 
 
+def _counted_page(
+    company: Company, ordered: QuerySet[R], rows: QuerySet[R], *, limit: int, offset: int
+) -> tuple[list[R], int]:
+    """A page of ``ordered`` and how many rows there are in all, in one query.
+
+    ``COUNT(*) OVER ()`` counts the filtered rows beside each row of the page (a Slack
+    command's answer saves a round trip); a page past the end has no row to carry it, so the
+    count is asked for then.
+    """
+    page: list[R] = list(ordered.annotate(_total=Window(Count("pk")))[offset : offset + limit])
+    total = getattr(page[0], "_total") if page else rows.count()  # noqa: B009 (annotated)
+    return _in(company, page), total
+
+
 def deal_list(
     *,
     user: User,
@@ -147,9 +161,7 @@ def deal_list(
     ordered = deals.select_related("stage", "pipeline", "assigned_to").order_by(
         F("expected_close_date").asc(nulls_last=True), "-value", "id"
     )
-    rows = _in(company, list(ordered[offset : offset + limit]))
-    # A short first page is the whole list: no COUNT needed.
-    total = len(rows) if offset == 0 and len(rows) < limit else deals.count()
+    rows, total = _counted_page(company, ordered, deals, limit=limit, offset=offset)
     return DealPage(deals=rows, total=total)
 
 
@@ -181,8 +193,7 @@ def lead_list(
     if mine:
         leads = leads.filter(assigned_to=user)
     ordered = leads.select_related("assigned_to").order_by("-created_at", "-id")
-    rows = _in(company, list(ordered[offset : offset + limit]))
-    total = len(rows) if offset == 0 and len(rows) < limit else leads.count()
+    rows, total = _counted_page(company, ordered, leads, limit=limit, offset=offset)
     return LeadPage(leads=rows, total=total)
 
 

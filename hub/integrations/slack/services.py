@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from hub.domain.authentication.models import Company, User
-from hub.domain.authentication.selectors import company_member_is_active, member_active_q
+from hub.domain.authentication.selectors import (
+    company_member_is_active,
+    member_active_q,
+    memberships_active,
+)
+from hub.domain.crm.access import crm_membership_remember
 from hub.domain.emails.crypto import CredentialError, credential_decrypt, credential_encrypt
 from hub.integrations.slack.client import (
     SlackError,
@@ -80,18 +86,38 @@ def slack_installation_update(
     return installation
 
 
+#: How long a web process trusts the installation it found for a workspace. Every Slack
+#: request starts with this look-up; a change saved through the hub (the console, a command,
+#: "Add to Slack") forgets it at once in this process (``slack_installations_forget``), and a
+#: change made elsewhere (the CRM turning a company off) is seen within this many seconds.
+INSTALLATION_CACHE_SECONDS = 5.0
+_installations: dict[str, tuple[float, SlackInstallation | None]] = {}
+
+
 def slack_installation_for_team(team_id: str | None) -> SlackInstallation | None:
     """Return the active installation of a workspace whose company is active, or None.
 
-    The same rule as :func:`slack_installation_is_on`, as a filter.
+    The same rule as :func:`slack_installation_is_on`, as a filter; the answer is kept for
+    :data:`INSTALLATION_CACHE_SECONDS` (Bolt's own installation stores cache it the same way).
     """
     if not team_id:
         return None
-    return (
+    now = time.monotonic()
+    known = _installations.get(team_id)
+    if known is not None and now - known[0] < INSTALLATION_CACHE_SECONDS:
+        return known[1]
+    installation = (
         SlackInstallation.objects.select_related("company")
         .filter(team_id=team_id, is_active=True, company__is_active=True)
         .first()
     )
+    _installations[team_id] = (now, installation)
+    return installation
+
+
+def slack_installations_forget(**_signal) -> None:
+    """Forget the installations found (an installation or a company was saved or deleted)."""
+    _installations.clear()
 
 
 def slack_installation_get(installation_id: int) -> SlackInstallation | None:
@@ -114,18 +140,18 @@ def slack_bot_token(installation: SlackInstallation) -> str:
         ) from exc
 
 
-def _member(*, company: Company, email: str | None = None, user_id: int | None = None):
+def _member(*, company: Company, email: str) -> User | None:
     # One filter() call: the company and the active-member rule bind the same membership.
-    users = User.objects.filter(
-        member_active_q("memberships__"),
-        is_active=True,
-        memberships__company=company,
+    return (
+        User.objects.filter(
+            member_active_q("memberships__"),
+            is_active=True,
+            memberships__company=company,
+            email__iexact=email,
+        )
+        .order_by("pk")
+        .first()
     )
-    if user_id is not None:
-        users = users.filter(pk=user_id)
-    if email is not None:
-        users = users.filter(email__iexact=email)
-    return users.order_by("pk").first()
 
 
 def slack_user_resolve(
@@ -141,15 +167,23 @@ def slack_user_resolve(
     of an active member, and the link is stored.
     """
     company = installation.company
-    link = (
-        SlackUserLink.objects.filter(installation=installation, slack_user_id=slack_user_id)
-        .only("user_id")
+    # The linked user, an active member, with their membership: one query, and the
+    # membership is kept for the request's permission checks (hub.domain.crm.access).
+    membership = (
+        memberships_active()
+        .select_related("user")
+        .filter(
+            company=company,
+            user__is_active=True,
+            user__slack_links__installation=installation,
+            user__slack_links__slack_user_id=slack_user_id,
+        )
+        .order_by("pk")
         .first()
     )
-    if link is not None:
-        user = _member(company=company, user_id=link.user_id)
-        if user is not None:
-            return user
+    if membership is not None:
+        crm_membership_remember(user=membership.user, membership=membership)
+        return membership.user
     try:
         email = user_email(
             token=slack_bot_token(installation),

@@ -22,7 +22,8 @@ HELP = common.help_text(
         "`/deal move ID STAGE`: move a deal to another stage (`/deal move 42 proposal`)",
         "`/deal won ID`: mark a deal won",
         "`/deal lost ID REASON`: mark a deal lost, saying why (without a reason, a form asks)",
-        "`/deal assign ID @user`: give a deal to a member (`me` for yourself)",
+        "`/deal assign ID @user`: give a deal to a member (`me` for yourself, `nobody` to "
+        "unassign)",
         "`/deal note ID TEXT`: add a note to a deal",
         "`/deal new`: a form for a new deal",
         "`/deal pipeline`: per stage, the open deals' count, total and weighted value",
@@ -50,7 +51,8 @@ USAGE = {
     ),
     "assign": (
         "Usage: `/deal assign ID @user`: give a deal to a member of your company, e.g. "
-        "`/deal assign 42 @jane`, `/deal assign 42 jane`, `/deal assign 42 me`."
+        "`/deal assign 42 @jane`, `/deal assign 42 jane`, `/deal assign 42 me`, "
+        "`/deal assign 42 nobody`."
     ),
     "note": "Usage: `/deal note ID TEXT`: add a note to a deal, e.g. `/deal note 42 Sent the quote`.",
     "new": "Usage: `/deal new`: opens a form for a new deal.",

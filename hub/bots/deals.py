@@ -201,6 +201,10 @@ DEAL_COMMAND = RecordCommand(
     new_form_open=modals.new_form_open,
     register_forms=modals.register,
     forms=frozenset({"new", "lost"}),
+    bare_id_shows=True,
+    links_in_text=True,
+    me=("me", "myself", "@me"),
+    nobody=("nobody", "none", "no one", "noone", "unassign", "unassigned"),
 )
 
 

@@ -353,3 +353,21 @@ def test_someone_not_linked_to_a_member_is_told_why(client, fake_slack, acme_ins
     stranger = SlackUser(client, fake_slack, team_id=ACME_TEAM, user_id="USTRANGER")
     text = answer(deal_cmd(stranger, f"show {renewal.pk}"))["text"]
     assert text.startswith("Your Slack user is not linked to a hub user")
+
+
+def test_a_bare_id_or_link_shows_the_card_and_nobody_unassigns_as_in_lead(
+    deal_alice, deal_bob, bob, renewal, settings
+):
+    """``/deal 42`` and ``/deal <link|label>`` show the card, and ``assign 42 nobody``
+    unassigns, as ``/lead`` does."""
+    settings.HUB_PUBLIC_URL = "https://hub.example.com"
+    body = answer(deal_cmd(deal_alice, f"{renewal.pk}"))
+    assert f"#{renewal.pk} Umbrella renewal" in blocks_text(body["blocks"])
+    link = f"<https://hub.example.com/admin/crm/deal/{renewal.pk}/change/|Umbrella renewal deal>"
+    body = answer(deal_cmd(deal_alice, f"show {link}"))
+    assert f"#{renewal.pk} Umbrella renewal" in blocks_text(body["blocks"])
+
+    answer(deal_cmd(deal_alice, f"assign {renewal.pk} bob"))
+    assert refreshed(renewal).assigned_to == bob
+    answer(deal_cmd(deal_alice, f"assign {renewal.pk} nobody"))
+    assert refreshed(renewal).assigned_to is None

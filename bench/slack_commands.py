@@ -217,11 +217,6 @@ def seed(deals: int) -> dict[str, Any]:
     return {"deal_ids": ids, "owner_id": owner.pk, "company_id": company.pk}
 
 
-def daphne(port: int, app: str) -> list[str]:
-    bindir = Path(sys.executable).parent
-    return [str(bindir / "daphne"), "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096", app]
-
-
 # -- the client ---------------------------------------------------------------------------------
 
 
@@ -401,7 +396,7 @@ async def main(args) -> None:
     import aiohttp
     import redis
     from fanout import free_port, http_ok, start
-    from twilio_callbacks import stop
+    from twilio_callbacks import _port_open, daphne, stop
 
     from tests.slack.fake_slack import FakeSlack
 
@@ -452,13 +447,6 @@ async def main(args) -> None:
     print(f"uptime at end: {subprocess.check_output(['uptime'], text=True).strip()}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def show(rows: list[dict]) -> None:

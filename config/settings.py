@@ -240,6 +240,31 @@ if EMAIL_ENCRYPTION_KEYS:
 elif DEBUG:
     EMAIL_ENCRYPTION_KEYS = [_dev_fernet_key(SECRET_KEY)]
 
+# --- mail: sync, sending, tracking (docs/mail.md) ---------------------------------------
+# How often the scheduler queues a sync of every sync_enabled account (one run per account at a
+# time, however many workers).
+HUB_EMAIL_SYNC_INTERVAL_SECONDS = env_int("HUB_EMAIL_SYNC_INTERVAL_SECONDS", 60, minimum=1)
+# A folder's first sync takes the messages of its last this many days.
+HUB_EMAIL_SYNC_WINDOW_DAYS = env_int("HUB_EMAIL_SYNC_WINDOW_DAYS", 90, minimum=1)
+# Messages fetched (and stored, in one transaction) per IMAP FETCH.
+HUB_EMAIL_SYNC_BATCH_SIZE = env_int("HUB_EMAIL_SYNC_BATCH_SIZE", 200, minimum=1)
+# A run holds its account this long, renewed after each batch; a crashed run's account is
+# free again once it passes.
+HUB_EMAIL_SYNC_LEASE_SECONDS = env_int("HUB_EMAIL_SYNC_LEASE_SECONDS", 300, minimum=10)
+# Attachments larger than this are not stored (their name, size and type still are).
+HUB_EMAIL_ATTACHMENT_MAX_BYTES = env_int(
+    "HUB_EMAIL_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=0
+)
+HUB_EMAIL_IMAP_TIMEOUT_SECONDS = env_float("HUB_EMAIL_IMAP_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+HUB_EMAIL_SMTP_TIMEOUT_SECONDS = env_float("HUB_EMAIL_SMTP_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+# Tries of one outbound e-mail before it is marked failed (backoff doubles from 15 s).
+HUB_EMAIL_SEND_MAX_ATTEMPTS = env_int("HUB_EMAIL_SEND_MAX_ATTEMPTS", 5, minimum=1)
+# How often queued e-mails whose send job was lost are queued again.
+HUB_EMAIL_SEND_SWEEP_SECONDS = env_int("HUB_EMAIL_SEND_SWEEP_SECONDS", 60, minimum=1)
+# How often new leads and deals in the event log are run through the lead_created /
+# deal_created e-mail rules.
+HUB_EMAIL_RULES_INTERVAL_SECONDS = env_float("HUB_EMAIL_RULES_INTERVAL_SECONDS", 5.0, minimum=0.1)
+
 # --- i18n, static -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -348,6 +373,9 @@ SLACK_SIGNING_SECRET = env_secret("SLACK_SIGNING_SECRET")
 _SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/", schemes=("http", "https"))
 SLACK_API_URL = (_SLACK_API_URL or "https://slack.com/api/").rstrip("/") + "/"
 SLACK_HTTP_TIMEOUT_SECONDS = env_float("SLACK_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+HUB_SLACK_INSTALLATION_CACHE_SECONDS = env_float(
+    "HUB_SLACK_INSTALLATION_CACHE_SECONDS", 5.0, minimum=0.0
+)
 # "Add to Slack" (/slack/install, /slack/oauth_redirect): off until both are set.
 SLACK_CLIENT_ID = env_str("SLACK_CLIENT_ID", "") or ""
 SLACK_CLIENT_SECRET = env_secret("SLACK_CLIENT_SECRET")

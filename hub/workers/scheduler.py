@@ -33,6 +33,9 @@ SWEEP_ACTOR = "hub.workers.twilio.twilio_inbox_sweep"
 RECONCILE_ACTOR = "hub.workers.calls.calls_reconcile"
 RETENTION_ACTOR = "hub.workers.retention.retention_prune"
 SLACK_ALERTS_ACTOR = "hub.workers.slack_alerts.slack_alerts_collect"
+MAIL_SYNC_ACTOR = "hub.workers.mail_sync.mail_sync_all"
+MAIL_SEND_SWEEP_ACTOR = "hub.workers.mail_send.mail_send_sweep"
+MAIL_RULES_ACTOR = "hub.workers.mail_rules.mail_rules_collect"
 LOCK_TTL_SECONDS = 30.0
 LOCK_RENEW_SECONDS = 10.0
 
@@ -51,6 +54,9 @@ def hub_jobs() -> list[Job]:
         Job(SWEEP_ACTOR, float(settings.HUB_TWILIO_SWEEP_SECONDS)),
         Job(RETENTION_ACTOR, float(settings.HUB_RETENTION_INTERVAL_SECONDS)),
         Job(SLACK_ALERTS_ACTOR, float(settings.HUB_SLACK_ALERTS_INTERVAL_SECONDS)),
+        Job(MAIL_SYNC_ACTOR, float(settings.HUB_EMAIL_SYNC_INTERVAL_SECONDS)),
+        Job(MAIL_SEND_SWEEP_ACTOR, float(settings.HUB_EMAIL_SEND_SWEEP_SECONDS)),
+        Job(MAIL_RULES_ACTOR, float(settings.HUB_EMAIL_RULES_INTERVAL_SECONDS)),
     ]
     if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
         jobs.append(Job(RECONCILE_ACTOR, float(settings.TWILIO_RECONCILE_INTERVAL_SECONDS)))

@@ -139,6 +139,9 @@ def slack_hub(live_hub, tmp_path_factory) -> Iterator[SlackHub]:
         "EMAIL_ENCRYPTION_KEY": key,  # the bot token, stored encrypted by the test process
         "HUB_SLACK_ALERTS_INTERVAL_SECONDS": "0.5",
         "SLACK_HTTP_TIMEOUT_SECONDS": "5",
+        # Each test registers Acme's workspace anew (a new row, the last one deleted with the
+        # database); daphne must not answer from the row it kept from the test before.
+        "HUB_SLACK_INSTALLATION_CACHE_SECONDS": "0",
     }
     hub = SlackHub(
         web=LiveHub(env=env, ports=[free_port()]),

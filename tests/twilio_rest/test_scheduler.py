@@ -18,6 +18,9 @@ from dramatiq.brokers.stub import StubBroker
 from hub.workers.scheduler import (
     RECONCILE_ACTOR,
     RETENTION_ACTOR,
+    MAIL_RULES_ACTOR,
+    MAIL_SEND_SWEEP_ACTOR,
+    MAIL_SYNC_ACTOR,
     SLACK_ALERTS_ACTOR,
     SWEEP_ACTOR,
     HubScheduler,
@@ -165,12 +168,18 @@ def test_the_hubs_jobs_come_from_settings(settings):
     settings.TWILIO_RECONCILE_INTERVAL_SECONDS = 120
     settings.HUB_RETENTION_INTERVAL_SECONDS = 900
     settings.HUB_SLACK_ALERTS_INTERVAL_SECONDS = 3
+    settings.HUB_EMAIL_SYNC_INTERVAL_SECONDS = 60
+    settings.HUB_EMAIL_SEND_SWEEP_SECONDS = 30
+    settings.HUB_EMAIL_RULES_INTERVAL_SECONDS = 5
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "token"
 
     assert hub_jobs() == [
         Job(SWEEP_ACTOR, 7.0),
         Job(RETENTION_ACTOR, 900.0),
         Job(SLACK_ALERTS_ACTOR, 3.0),
+        Job(MAIL_SYNC_ACTOR, 60.0),
+        Job(MAIL_SEND_SWEEP_ACTOR, 30.0),
+        Job(MAIL_RULES_ACTOR, 5.0),
         Job(RECONCILE_ACTOR, 120.0),
     ]
 
@@ -182,6 +191,9 @@ def test_without_twilio_credentials_nothing_is_reconciled(settings):
         SWEEP_ACTOR,
         RETENTION_ACTOR,
         SLACK_ALERTS_ACTOR,
+        MAIL_SYNC_ACTOR,
+        MAIL_SEND_SWEEP_ACTOR,
+        MAIL_RULES_ACTOR,
     ]
 
 

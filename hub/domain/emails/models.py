@@ -320,3 +320,16 @@ class EmailTracking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} on {self.email_id}"
+
+
+# The hub's own tables of this app (``hub_email_*``), defined beside the shared ones.
+from hub.domain.emails.hub_models import (  # noqa: E402, F401
+    DeliveryState,
+    EmailDelivery,
+    EmailLink,
+    EmailRuleProblem,
+    EmailThreadRef,
+    FolderRole,
+    MailFolderCursor,
+    MailSyncState,
+)

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from hub.domain.events.sql import SNIPPET_LENGTH
+
 
 def _ts(value: datetime | None) -> str | None:
     # Same text as the triggers' to_char(... AT TIME ZONE 'UTC', ...) || '+00:00'.
@@ -35,6 +37,12 @@ def notification_payload(n) -> dict[str, Any]:
     }
 
 
+def email_snippet(body_text: str | None) -> str:
+    """The start of a message's text, its whitespace runs folded into one space (as the
+    trigger's ``regexp_replace(…, '\\s+', ' ')``)."""
+    return " ".join((body_text or "").split())[:SNIPPET_LENGTH]
+
+
 def email_payload(e) -> dict[str, Any]:
     return {
         "id": e.id,
@@ -45,6 +53,7 @@ def email_payload(e) -> dict[str, Any]:
         "from_name": e.from_name,
         "direction": e.direction,
         "sent_at": _ts(e.sent_at),
+        "snippet": email_snippet(e.body_text),
     }
 
 

@@ -15,6 +15,8 @@ NOTIFY_CHANNEL = "hub_events"
 MOVE_LOCK_KEY = 7265483
 # The name of the relay's row in hub_relay_cursor: how far the log has been written.
 RELAY_CURSOR = "relay"
+# Characters of an e-mail's text in its email.created payload (payloads.email_snippet).
+SNIPPET_LENGTH = 160
 
 _TS = "to_char(({v}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00'"
 
@@ -95,7 +97,9 @@ BEGIN
         jsonb_build_object(
             'id', NEW.id, 'email_account_id', NEW.email_account_id, 'thread_id', NEW.thread_id,
             'subject', NEW.subject, 'from_email', NEW.from_email, 'from_name', NEW.from_name,
-            'direction', NEW.direction, 'sent_at', {ts("NEW.sent_at")}));
+            'direction', NEW.direction, 'sent_at', {ts("NEW.sent_at")},
+            'snippet', left(btrim(regexp_replace(coalesce(NEW.body_text, ''), '\\s+', ' ', 'g')),
+                            {SNIPPET_LENGTH})));
     RETURN NULL;
 END $$;
 

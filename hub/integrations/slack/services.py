@@ -6,6 +6,7 @@ import logging
 import re
 import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -86,11 +87,11 @@ def slack_installation_update(
     return installation
 
 
-#: How long a web process trusts the installation it found for a workspace. Every Slack
-#: request starts with this look-up; a change saved through the hub (the console, a command,
-#: "Add to Slack") forgets it at once in this process (``slack_installations_forget``), and a
-#: change made elsewhere (the CRM turning a company off) is seen within this many seconds.
-INSTALLATION_CACHE_SECONDS = 5.0
+# A web process trusts the installation it found for a workspace for
+# ``HUB_SLACK_INSTALLATION_CACHE_SECONDS``. Every Slack request starts with this look-up; a
+# change saved through the hub (the console, a command, "Add to Slack") forgets it at once in
+# this process (``slack_installations_forget``), and a change made elsewhere (another process,
+# the CRM turning a company off) is seen within that many seconds.
 _installations: dict[str, tuple[float, SlackInstallation | None]] = {}
 
 
@@ -98,13 +99,13 @@ def slack_installation_for_team(team_id: str | None) -> SlackInstallation | None
     """Return the active installation of a workspace whose company is active, or None.
 
     The same rule as :func:`slack_installation_is_on`, as a filter; the answer is kept for
-    :data:`INSTALLATION_CACHE_SECONDS` (Bolt's own installation stores cache it the same way).
+    ``HUB_SLACK_INSTALLATION_CACHE_SECONDS`` (Bolt's own installation stores cache the same way).
     """
     if not team_id:
         return None
     now = time.monotonic()
     known = _installations.get(team_id)
-    if known is not None and now - known[0] < INSTALLATION_CACHE_SECONDS:
+    if known is not None and now - known[0] < settings.HUB_SLACK_INSTALLATION_CACHE_SECONDS:
         return known[1]
     installation = (
         SlackInstallation.objects.select_related("company")

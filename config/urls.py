@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("twilio/", include("hub.integrations.twilio.urls")),
     path("slack/", include("hub.bots.urls")),
+    path("mail/", include("hub.integrations.mail.urls")),
     path("", include("hub.console.urls")),
 ]

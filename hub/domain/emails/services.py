@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,12 +12,13 @@ from django.utils import timezone
 from hub.domain.authentication.checks import company_member_check
 from hub.domain.authentication.models import Company, Customer, CustomerCompany, User
 from hub.domain.emails.crypto import credential_encrypt
-from hub.domain.emails.models import Email, EmailAccount, EmailTemplate, EmailThread
+from hub.domain.emails.models import Email, EmailAccount, EmailThread
+from hub.domain.emails.templates import (  # moved there; still importable from here
+    email_template_render as email_template_render,
+)
 from hub.domain.events.models import Audience
 from hub.domain.events.payloads import email_payload
 from hub.domain.events.services import event_record
-
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 @transaction.atomic
@@ -80,21 +79,6 @@ def email_store(*, account: EmailAccount, thread: EmailThread | None = None, **f
         payload=email_payload(email),
     )
     return email
-
-
-def email_template_render(*, template: EmailTemplate, context: dict[str, Any]) -> dict[str, str]:
-    """Fill ``{{variable}}`` placeholders; unknown variables are left as they are."""
-
-    def fill(text: str) -> str:
-        return _VARIABLE.sub(
-            lambda m: str(context[m.group(1)]) if m.group(1) in context else m.group(0), text or ""
-        )
-
-    return {
-        "subject": fill(template.subject),
-        "body_html": fill(template.body_html),
-        "body_text": fill(template.body_text),
-    }
 
 
 @transaction.atomic

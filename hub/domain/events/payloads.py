@@ -100,3 +100,27 @@ def lead_payload(lead) -> dict[str, Any]:
         "status": lead.status,
         "assigned_to_id": lead.assigned_to_id,
     }
+
+
+# email.opened / email.clicked: written by the tracking service alone (no trigger), to the
+# sending account's owner.
+def _tracked_email(e) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "email_account_id": e.email_account_id,
+        "thread_id": e.thread_id,
+        "subject": e.subject,
+        "to_emails": list(e.to_emails or []),
+    }
+
+
+def email_opened_payload(e) -> dict[str, Any]:
+    return _tracked_email(e) | {"opens_count": e.opens_count, "opened_at": _ts(e.opened_at)}
+
+
+def email_clicked_payload(e, link_url: str) -> dict[str, Any]:
+    return _tracked_email(e) | {
+        "clicks_count": e.clicks_count,
+        "clicked_at": _ts(e.clicked_at),
+        "link_url": link_url,
+    }

@@ -1,0 +1,215 @@
+"""Delivering a queued e-mail over SMTP: claim it, send it, retry it or fail it.
+
+:func:`email_deliver` claims the delivery with one conditional UPDATE, so two workers never
+send the same e-mail at once, and sends it through ``hub/integrations/mail/smtp.py``. A
+temporary refusal (4xx, a refused or timed-out connection) is tried again after a delay that
+doubles from ``RETRY_BACKOFF_SECONDS``, up to ``HUB_EMAIL_SEND_MAX_ATTEMPTS`` tries; a
+permanent one (5xx, a refused login) fails at once. Either way the reason is kept in
+``EmailDelivery.last_error`` and the account's owner is told. Once sent, the company's
+``email_sent`` rules run. A delivery whose message was lost (a broker restart, a worker
+killed mid-send) is found by :func:`email_deliveries_stalled`.
+
+SMTP has no idempotency: a worker that dies after the server took the message and before it
+is marked sent leaves its claim to expire, and the e-mail is sent again. Both copies carry
+the same Message-ID, which receiving servers and mail clients use to drop the duplicate.
+
+Queuing is in sending.py, apart from this module: the rules send mail (they import
+sending.py) and run when mail is sent (this module imports them).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from hub.domain.emails import tracking
+from hub.domain.emails.crypto import CredentialError, credential_decrypt
+from hub.domain.emails.hub_models import DeliveryState, EmailDelivery
+from hub.domain.emails.models import Direction, Email, EmailAccount, EmailStatus
+from hub.domain.emails.rules import rules_run
+from hub.domain.notifications.models import NotificationType
+from hub.domain.notifications.services import notification_create
+from hub.integrations.mail.smtp import DEFAULT_PORT, OutgoingMail, SmtpError, SmtpServer, smtp_send
+
+logger = logging.getLogger(__name__)
+
+# The first retry waits this long, each next one twice as long (tests make it short).
+RETRY_BACKOFF_SECONDS = 15.0
+RETRY_BACKOFF_MAX_SECONDS = 3600.0
+# A delivery untouched this long after its message was due is taken to be lost.
+STALLED_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What a delivery attempt came to: ``sent``, ``retry`` (in ``retry_in`` seconds),
+    ``failed``, or ``skipped`` (another worker has it, or it is done)."""
+
+    outcome: str
+    retry_in: float | None = None
+    error: str = ""
+
+
+def claim_seconds() -> float:
+    """How long a claim holds: an SMTP conversation's few commands, each within the timeout."""
+    return max(60.0, settings.HUB_EMAIL_SMTP_TIMEOUT_SECONDS * 10)
+
+
+def _claim(email_id: int) -> bool:
+    now = timezone.now()
+    claimed = (
+        EmailDelivery.objects.filter(
+            pk=email_id, state__in=[DeliveryState.PENDING, DeliveryState.SENDING]
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .update(
+            state=DeliveryState.SENDING,
+            claimed_until=now + timedelta(seconds=claim_seconds()),
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+        )
+    )
+    return claimed == 1
+
+
+def email_deliver(*, email_id: int) -> DeliveryResult:
+    """Claim and send one queued e-mail; run the ``email_sent`` rules once it is sent.
+
+    Call it outside a transaction: the claim must be seen by other workers at once, and the
+    SMTP conversation must not hold one open.
+    """
+    if not _claim(email_id):
+        return DeliveryResult("skipped")
+    email = Email.objects.select_related("email_account__user").get(pk=email_id)
+    attempts = EmailDelivery.objects.values_list("attempts", flat=True).get(pk=email_id)
+    problem = _unsendable(email)
+    if problem:
+        return _failed(email, problem)
+    try:
+        refused = smtp_send(server=_server(email.email_account), mail=_outgoing(email))
+    except SmtpError as error:
+        if error.permanent or attempts >= settings.HUB_EMAIL_SEND_MAX_ATTEMPTS:
+            tries = "" if error.permanent else f" (gave up after {attempts} tries)"
+            return _failed(email, f"{error}{tries}")
+        return _retry_later(email, str(error), attempts)
+    except CredentialError as error:
+        return _failed(email, f"{error} Set the account's password again.")
+    return _sent(email, refused)
+
+
+def _unsendable(email: Email) -> str:
+    account = email.email_account
+    if email.direction != Direction.OUTBOUND or email.status not in (
+        EmailStatus.QUEUED,
+        EmailStatus.FAILED,
+    ):
+        return f"The e-mail is not queued for sending (it is {email.status})."
+    if not account.is_active:
+        return "The e-mail account is not active."
+    if not account.smtp_host:
+        return "The e-mail account has no SMTP server."
+    return ""
+
+
+def _server(account: EmailAccount) -> SmtpServer:
+    return SmtpServer(
+        host=account.smtp_host or "",
+        port=account.smtp_port or DEFAULT_PORT,
+        username=account.username,
+        password=credential_decrypt(account.password) if account.username else "",
+        timeout=settings.HUB_EMAIL_SMTP_TIMEOUT_SECONDS,
+    )
+
+
+def _outgoing(email: Email) -> OutgoingMail:
+    html = email.body_html
+    if html and email.tracking_enabled and tracking.tracking_available():
+        links = tracking.email_links(email_id=email.pk)
+        html = tracking.html_tracked(html, email_id=email.pk, links=links)
+    return OutgoingMail(
+        sender=email.from_email,
+        sender_name=email.from_name,
+        to=list(email.to_emails or []),
+        cc=list(email.cc_emails or []),
+        bcc=list(email.bcc_emails or []),
+        subject=email.subject,
+        message_id=email.message_id,
+        date=timezone.now(),
+        text=email.body_text,
+        html=html,
+        in_reply_to=email.in_reply_to,
+        references=email.references,
+    )
+
+
+def _sent(email: Email, refused: dict[str, str]) -> DeliveryResult:
+    now = timezone.now()
+    note = ""
+    if refused:
+        note = "Not delivered to: " + "; ".join(f"{r} ({reply})" for r, reply in refused.items())
+    with transaction.atomic():
+        Email.objects.filter(pk=email.pk).update(status=EmailStatus.SENT, sent_at=now)
+        EmailDelivery.objects.filter(pk=email.pk).update(
+            state=DeliveryState.SENT, claimed_until=None, last_error=note
+        )
+    email.status, email.sent_at = EmailStatus.SENT, now
+    try:
+        # rules_run never raises by contract; the e-mail is sent whatever happens here.
+        rules_run(trigger="email_sent", company_id=email.email_account.company_id, email=email)
+    except Exception:
+        logger.exception("email_sent rules failed for e-mail %s", email.pk)
+    return DeliveryResult("sent", error=note)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` tries: doubling from the first delay."""
+    return min(RETRY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1), RETRY_BACKOFF_MAX_SECONDS)
+
+
+def _retry_later(email: Email, reason: str, attempts: int) -> DeliveryResult:
+    delay = retry_delay(attempts)
+    # Held until the retry is due, so the sweep does not send it again meanwhile.
+    EmailDelivery.objects.filter(pk=email.pk).update(
+        state=DeliveryState.PENDING,
+        claimed_until=timezone.now() + timedelta(seconds=delay),
+        last_error=reason,
+    )
+    logger.warning(
+        "e-mail %s not sent, try %s, again in %.0f s: %s", email.pk, attempts, delay, reason
+    )
+    return DeliveryResult("retry", retry_in=delay, error=reason)
+
+
+def _failed(email: Email, reason: str) -> DeliveryResult:
+    with transaction.atomic():
+        Email.objects.filter(pk=email.pk).update(status=EmailStatus.FAILED)
+        EmailDelivery.objects.filter(pk=email.pk).update(
+            state=DeliveryState.FAILED, claimed_until=None, last_error=reason
+        )
+        notification_create(
+            user=email.email_account.user,
+            title=f"E-mail not sent: {email.subject}"[:255],
+            message=f"Your e-mail “{email.subject}” to {', '.join(email.to_emails or [])} "
+            f"could not be sent. {reason}",
+            type=NotificationType.ERROR,
+            related_object_type="email",
+        )
+    logger.warning("e-mail %s failed: %s", email.pk, reason)
+    return DeliveryResult("failed", error=reason)
+
+
+def email_deliveries_stalled(*, limit: int = 500) -> list[int]:
+    """E-mails whose send message seems lost: due a minute ago or more and not claimed."""
+    cutoff = timezone.now() - STALLED_AFTER
+    return list(
+        EmailDelivery.objects.filter(state__in=[DeliveryState.PENDING, DeliveryState.SENDING])
+        .filter(Q(claimed_until__isnull=True, created_at__lt=cutoff) | Q(claimed_until__lt=cutoff))
+        .order_by("created_at")
+        .values_list("email_id", flat=True)[:limit]
+    )

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from hub.console import views
+from hub.console import inbox, views
 
 app_name = "console"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("console/calls/dial/", views.call_dial, name="call-dial"),
     path("console/notifications/", views.notifications, name="notifications"),
     path("console/events/", views.event_log, name="events"),
+    path("console/inbox/", inbox.inbox, name="inbox"),
+    path("console/inbox/<int:thread_id>/", inbox.thread, name="inbox-thread"),
 ]

@@ -1,0 +1,89 @@
+"""Reads for a person's inbox. Mail is personal: a user sees the threads of the accounts they
+own, in the companies where they are an active member; no role (CEO, manager) sees anyone
+else's mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Substr
+
+from hub.domain.authentication.models import User
+from hub.domain.authentication.selectors import memberships_active
+from hub.domain.emails.models import Email, EmailAccount, EmailThread
+from hub.domain.events.payloads import email_snippet
+
+# Characters of a body read to make a snippet (the snippet folds whitespace, then shortens).
+_SNIPPET_SOURCE = 2000
+
+
+@dataclass(frozen=True)
+class ThreadLatest:
+    """What the inbox shows of a thread's newest message."""
+
+    email_id: int
+    from_email: str
+    from_name: str
+    direction: str
+    snippet: str
+
+
+def inbox_accounts(*, user: User) -> QuerySet[EmailAccount]:
+    """The e-mail accounts the user owns in companies where they are an active member."""
+    companies = memberships_active().filter(user=user).values("company_id")
+    return EmailAccount.objects.filter(user=user, company_id__in=companies).order_by("email", "id")
+
+
+def inbox_threads(*, user: User, account_id: int | None = None) -> QuerySet[EmailThread]:
+    """The user's threads, newest first, with the records they are linked to."""
+    accounts = inbox_accounts(user=user)
+    if account_id is not None:
+        accounts = accounts.filter(pk=account_id)
+    return (
+        EmailThread.objects.filter(email_account__in=accounts.values("pk"))
+        .select_related("email_account", "lead", "deal", "customer__user")
+        .order_by("-last_message_at", "-id")
+    )
+
+
+def inbox_thread_get(*, user: User, thread_id: int) -> EmailThread | None:
+    """The thread if it is one of the user's, else None."""
+    return inbox_threads(user=user).filter(pk=thread_id).first()
+
+
+def inbox_thread_messages(*, thread: EmailThread) -> QuerySet[Email]:
+    """The thread's messages, oldest first, with their attachments."""
+    return (
+        Email.objects.filter(thread=thread)
+        .annotate(at=Coalesce("sent_at", "created_at"))
+        .prefetch_related("attachments")
+        .order_by("at", "id")
+    )
+
+
+def inbox_latest(*, thread_ids: list[int]) -> dict[int, ThreadLatest]:
+    """Each thread's newest message (sender, direction, snippet), in two queries."""
+    newest = (
+        Email.objects.filter(thread_id=OuterRef("pk"))
+        .annotate(at=Coalesce("sent_at", "created_at"))
+        .order_by("-at", "-id")
+        .values("id")[:1]
+    )
+    pairs = EmailThread.objects.filter(pk__in=thread_ids).annotate(newest_id=Subquery(newest))
+    by_email = {e: t for t, e in pairs.values_list("pk", "newest_id") if e is not None}
+    emails = (
+        Email.objects.filter(pk__in=list(by_email))
+        .annotate(head=Substr("body_text", 1, _SNIPPET_SOURCE))
+        .values_list("id", "from_email", "from_name", "direction", "head")
+    )
+    return {
+        by_email[pk]: ThreadLatest(
+            email_id=pk,
+            from_email=from_email,
+            from_name=from_name,
+            direction=direction,
+            snippet=email_snippet(head),
+        )
+        for pk, from_email, from_name, direction, head in emails
+    }

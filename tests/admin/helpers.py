@@ -24,11 +24,17 @@ from hub.domain.customers.models import (
 from hub.domain.emails.crypto import credential_encrypt
 from hub.domain.emails.models import (
     EmailAttachment,
+    EmailDelivery,
+    EmailLink,
     EmailRule,
+    EmailRuleProblem,
     EmailSyncLog,
     EmailTemplate,
     EmailThread,
+    EmailThreadRef,
     EmailTracking,
+    MailFolderCursor,
+    MailSyncState,
 )
 from hub.domain.issues.models import Issue
 from hub.integrations.slack.models import (
@@ -83,6 +89,15 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
         customer=customer,
     )
     email = factories.EmailFactory(email_account=account, thread=thread, subject=f"{label} email")
+    sent = factories.EmailFactory(
+        email_account=account,
+        thread=thread,
+        subject=f"{label} offer",
+        from_email=account.email,
+        to_emails=["buyer@client.test"],
+        direction="outbound",
+        status="failed",
+    )
     template = EmailTemplate.objects.create(
         company=company,
         name=f"{label} template",
@@ -106,6 +121,13 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
         deal=deal,
         customer=customer,
         notes=f"{label} call",
+    )
+    rule = EmailRule.objects.create(
+        company=company,
+        name=f"{label} rule",
+        trigger="email_received",
+        template=template,
+        created_by=owner,
     )
     return {
         "customer": customer,
@@ -156,13 +178,7 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
             file_path="email_attachments/quote.pdf",
         ),
         "template": template,
-        "rule": EmailRule.objects.create(
-            company=company,
-            name=f"{label} rule",
-            trigger="email_received",
-            template=template,
-            created_by=owner,
-        ),
+        "rule": rule,
         "sync_log": EmailSyncLog.objects.create(
             email_account=account,
             sync_started_at=now,
@@ -171,6 +187,31 @@ def tenant_rows(company, owner, label: str) -> dict[str, object]:
         ),
         "tracking": EmailTracking.objects.create(
             email=email, event_type="click", link_url=f"https://{label.lower()}.test/offer"
+        ),
+        "sent_email": sent,
+        "folder_cursor": MailFolderCursor.objects.create(
+            account=account, role="inbox", name=f"{label} Inbox", uidvalidity=7, last_uid=42
+        ),
+        "sync_state": MailSyncState.objects.create(
+            account=account,
+            last_error=f"{label} mailbox refused the login",
+            failing_since=now,
+        ),
+        "thread_ref": EmailThreadRef.objects.create(
+            account=account, message_id=f"<{label}-first@mail.test>", thread=thread
+        ),
+        "delivery": EmailDelivery.objects.create(
+            email=sent,
+            state="failed",
+            attempts=5,
+            last_error=f"{label} SMTP said 550 mailbox unavailable",
+            last_attempt_at=now,
+        ),
+        "link": EmailLink.objects.create(
+            email=sent, url=f"https://{label.lower()}.test/Offer-{label}"
+        ),
+        "rule_problem": EmailRuleProblem.objects.create(
+            rule=rule, message=f"{label} rule has no actions", last_seen_at=now
         ),
         "number": number,
         "call": call,

@@ -14,6 +14,7 @@ from hub.console.admin import (  # noqa: F401  (imported for their @admin.regist
     emails,
     events,
     issues,
+    mail,
     notifications,
     slack,
     twilio,

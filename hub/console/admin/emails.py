@@ -19,6 +19,7 @@ from hub.console.admin.base import (
     ScopedTabularInline,
     adopt,
 )
+from hub.console.admin.mail import AccountSyncMixin, EmailDeliveryMixin, RuleProblemsMixin
 from hub.domain.authentication.models import CustomerCompany
 from hub.domain.emails.crypto import credential_encrypt
 from hub.domain.emails.models import (
@@ -98,7 +99,7 @@ sensitive_credentials = method_decorator(
 
 
 @admin.register(EmailAccount)
-class EmailAccountAdmin(ScopedModelAdmin):
+class EmailAccountAdmin(AccountSyncMixin, ScopedModelAdmin):
     form = EmailAccountForm
     exclude = CREDENTIAL_COLUMNS
     list_display = (
@@ -110,16 +111,18 @@ class EmailAccountAdmin(ScopedModelAdmin):
         "is_default",
         "sync_enabled",
         "last_sync",
+        "sync_outcome",
         "password_state",
         "oauth_state",
     )
     list_filter = ("provider", "is_active", "is_default", "sync_enabled", "company")
     ordering = ("email",)
     search_fields = ("email", "username", "user__email", "imap_host", "smtp_host")
-    list_select_related = ("company", "user")
+    list_select_related = ("company", "user", "sync_state")
     autocomplete_fields = ("user",)
-    readonly_fields = ("last_sync", "password_state", "oauth_state")
+    readonly_fields = ("last_sync", *AccountSyncMixin.sync_fields, "password_state", "oauth_state")
     current_user_fields = ("user",)
+    actions = ("sync_now",)
     fieldsets = (
         (None, {"fields": ("company", "user", "email", "provider", "username")}),
         ("Servers", {"fields": ("imap_host", "imap_port", "smtp_host", "smtp_port")}),
@@ -135,7 +138,18 @@ class EmailAccountAdmin(ScopedModelAdmin):
                 )
             },
         ),
-        ("Sync", {"fields": ("is_active", "is_default", "sync_enabled", "last_sync")}),
+        (
+            "Sync",
+            {
+                "fields": (
+                    "is_active",
+                    "is_default",
+                    "sync_enabled",
+                    "last_sync",
+                    *AccountSyncMixin.sync_fields,
+                )
+            },
+        ),
     )
 
     @admin.display(description="password")
@@ -282,7 +296,7 @@ class EmailAttachmentInline(ReadOnlyInlineMixin, ScopedTabularInline):
 
 
 @admin.register(Email)
-class EmailAdmin(ScopedModelAdmin):
+class EmailAdmin(EmailDeliveryMixin, ScopedModelAdmin):
     company_path = "email_account__company"
     list_display = (
         "subject",
@@ -292,6 +306,7 @@ class EmailAdmin(ScopedModelAdmin):
         "email_account",
         "thread",
         "sent_at",
+        "delivery_state",
         "is_read",
         "opens_count",
         "clicks_count",
@@ -306,10 +321,17 @@ class EmailAdmin(ScopedModelAdmin):
         "email_account",
     )
     search_fields = ("subject", "from_email", "from_name", "message_id")
-    list_select_related = ("email_account", "thread")
+    list_select_related = ("email_account", "thread", "delivery")
     autocomplete_fields = ("thread", "reply_to", "created_by")
-    # Derived from the tracking events.
-    readonly_fields = ("opens_count", "clicks_count", "opened_at", "clicked_at")
+    # Derived from the tracking events; the delivery is the send actor's.
+    readonly_fields = (
+        "opens_count",
+        "clicks_count",
+        "opened_at",
+        "clicked_at",
+        "delivery_state",
+        "delivery_error",
+    )
     date_hierarchy = "created_at"
     show_full_result_count = False
     inlines = (EmailAttachmentInline,)
@@ -357,21 +379,23 @@ class EmailTemplateAdmin(ScopedModelAdmin):
 
 
 @admin.register(EmailRule)
-class EmailRuleAdmin(ScopedModelAdmin):
+class EmailRuleAdmin(RuleProblemsMixin, ScopedModelAdmin):
     list_display = (
         "name",
         "company",
         "trigger",
         "template",
         "is_active",
+        "problems",
         "created_by",
         "created_at",
     )
     list_filter = ("trigger", "is_active", "company")
     ordering = ("name",)
     search_fields = ("name", "description")
-    list_select_related = ("company", "template", "created_by")
+    list_select_related = ("company", "template", "created_by", "problem")
     autocomplete_fields = ("created_by",)
+    readonly_fields = RuleProblemsMixin.problem_fields
 
 
 @admin.register(EmailSyncLog)

@@ -103,3 +103,40 @@ def test_the_sweep_sends_an_email_whose_message_was_lost(imap_account, smtp_serv
     smtp_server.wait_for(1)
     email.refresh_from_db()
     assert email.status == EmailStatus.SENT
+
+
+def test_the_sweep_sends_what_the_crm_queued_once_and_leaves_old_rows_alone(
+    imap_account, smtp_server, send_worker
+):
+    from tests.factories import EmailFactory
+
+    # The CRM writes queued outbound rows itself: no delivery row, no message on the broker.
+    crm = EmailFactory(
+        email_account=imap_account,
+        direction="outbound",
+        status=EmailStatus.QUEUED,
+        to_emails=["buyer@client.test"],
+        subject="Quote from the CRM",
+        body_text="Here is the quote.",
+    )
+    old = EmailFactory(
+        email_account=imap_account,
+        direction="outbound",
+        status=EmailStatus.QUEUED,
+        to_emails=["buyer@client.test"],
+        subject="Queued before the hub sent mail",
+    )
+    type(old).objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
+
+    for _ in range(2):  # a second sweep finds nothing more to do
+        mail_send.mail_send_sweep.send()
+        with send_worker.running():
+            send_worker.join()
+
+    (received,) = smtp_server.wait_for(1)
+    assert received.message["Subject"] == "Quote from the CRM"
+    assert received.rcpt_tos == ["buyer@client.test"]
+    crm.refresh_from_db()
+    old.refresh_from_db()
+    assert crm.status == EmailStatus.SENT
+    assert old.status == EmailStatus.QUEUED and not EmailDelivery.objects.filter(email=old).exists()

@@ -44,6 +44,9 @@ RETRY_BACKOFF_SECONDS = 15.0
 RETRY_BACKOFF_MAX_SECONDS = 3600.0
 # A delivery untouched this long after its message was due is taken to be lost.
 STALLED_AFTER = timedelta(minutes=1)
+# Queued outbound e-mails written by someone else (the CRM, the admin, psql) have no delivery
+# row: the sweep adopts the ones queued within this long (older ones predate the hub sending).
+ADOPT_WITHIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -204,10 +207,32 @@ def _failed(email: Email, reason: str) -> DeliveryResult:
     return DeliveryResult("failed", error=reason)
 
 
+def email_deliveries_adopt(*, limit: int = 500) -> list[int]:
+    """Give a delivery row to each recent queued outbound e-mail that has none (the CRM queued
+    it); returns their ids, to be sent now."""
+    since = timezone.now() - ADOPT_WITHIN
+    ids = list(
+        Email.objects.filter(
+            direction=Direction.OUTBOUND,
+            status=EmailStatus.QUEUED,
+            delivery__isnull=True,
+            created_at__gte=since,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    EmailDelivery.objects.bulk_create(
+        [EmailDelivery(email_id=email_id) for email_id in ids], ignore_conflicts=True
+    )
+    return ids
+
+
 def email_deliveries_stalled(*, limit: int = 500) -> list[int]:
-    """E-mails whose send message seems lost: due a minute ago or more and not claimed."""
+    """E-mails to send from the sweep: queued by someone else (adopted now), or whose send
+    message seems lost (due a minute ago or more and not claimed)."""
+    adopted = email_deliveries_adopt(limit=limit)
     cutoff = timezone.now() - STALLED_AFTER
-    return list(
+    return adopted + list(
         EmailDelivery.objects.filter(state__in=[DeliveryState.PENDING, DeliveryState.SENDING])
         .filter(Q(claimed_until__isnull=True, created_at__lt=cutoff) | Q(claimed_until__lt=cutoff))
         .order_by("created_at")

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from hub.domain.authentication.checks import company_member_check
@@ -69,7 +70,11 @@ def email_store(*, account: EmailAccount, thread: EmailThread | None = None, **f
     email.full_clean(exclude=["thread", "reply_to"])
     email.save()
     if thread is not None:
-        EmailThread.objects.filter(pk=thread.pk).update(message_count=F("message_count") + 1)
+        at = email.sent_at or email.created_at
+        EmailThread.objects.filter(pk=thread.pk).update(
+            message_count=F("message_count") + 1,
+            last_message_at=Greatest(F("last_message_at"), Value(at)),
+        )
     event_record(
         company_id=account.company_id,
         audience=Audience.USER,

@@ -9,6 +9,9 @@ where each module is imported by what sends its actor, and the scheduler by dott
 
 from hub.workers import (  # noqa: F401
     calls,
+    mail_rules,
+    mail_send,
+    mail_sync,
     retention,
     slack,
     slack_alerts,

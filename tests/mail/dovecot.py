@@ -68,11 +68,11 @@ service stats {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
+  args = scheme=PLAIN username_format=%u {root}/passwd.d/%u
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {root}/passwd
+  args = username_format=%u {root}/passwd.d/%u
 }}
 namespace inbox {{
   inbox = yes
@@ -136,10 +136,9 @@ class Dovecot:
         root = Path(tempfile.mkdtemp(prefix="hub-dovecot-"))
         root.chmod(0o755)
         uid, gid = _mail_owner()
-        for sub in ("run", "state", "mail"):
+        for sub in ("run", "state", "mail", "passwd.d"):
             (root / sub).mkdir()
         os.chown(root / "mail", uid, gid)
-        (root / "passwd").write_text("")
         server = cls(root=root, port=_free_port())
         (root / "dovecot.conf").write_text(
             CONFIG.format(
@@ -188,15 +187,17 @@ class Dovecot:
         home.mkdir(parents=True, exist_ok=True)
         os.chown(home, uid, gid)
         os.chown(home.parent, uid, gid)
-        with open(self.root / "passwd", "a") as passwd:
-            passwd.write(f"{user}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n")
+        # One passwd-file per user: Dovecot re-reads a passwd-file at most once a second, so a
+        # user added to a shared file in the second of the last login could not log in yet; a
+        # new file is read when first asked for.
+        (self.root / "passwd.d" / user).write_text(
+            f"{user}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n"
+        )
         self.users[user] = password
         return password
 
     def user_remove(self, user: str) -> None:
-        lines = (self.root / "passwd").read_text().splitlines()
-        kept = [line for line in lines if not line.startswith(f"{user}:")]
-        (self.root / "passwd").write_text("".join(f"{line}\n" for line in kept))
+        (self.root / "passwd.d" / user).unlink(missing_ok=True)
         self.users.pop(user, None)
 
     def client(self, user: str) -> IMAPClient:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -55,7 +56,7 @@ class SmtpServer:
         # AUTH is required when credentials are given: login → password (add more at any time).
         self.credentials = credentials
         self.handler = _Handler()
-        auth = {}
+        auth: dict[str, Any] = {}
         if credentials is not None:
             auth = {
                 "authenticator": self._authenticate,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.mail import sync_fixtures
 from tests.mail.sync_fixtures import message
 
 # isort: split
@@ -12,8 +11,7 @@ from hub.domain.emails.models import Email, EmailThread
 from hub.domain.emails.sync import mailbox_sync
 from tests.mail.rules_fixtures import rule_make, template_make
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_passwd")]
-fresh_passwd = sync_fixtures.fresh_passwd  # the fixture, for this module's tests
+pytestmark = [pytest.mark.django_db]
 
 
 def test_synced_new_mail_runs_the_rules_and_the_history_does_not(imap_account, mailbox, alice):

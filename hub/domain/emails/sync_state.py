@@ -1,0 +1,133 @@
+"""What a sync run keeps beside the mail: the lease (one run per account however many
+workers), the sync log row, and the failure the owner was told about (once per failing spell).
+
+A run's start (lease and log) and its end (log, failure, lease given back) are one commit
+each, so that other workers see the lease the moment it is taken or given back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from hub.domain.emails.models import EmailAccount, EmailSyncLog, MailSyncState, SyncStatus
+from hub.domain.notifications.models import NotificationType
+from hub.domain.notifications.services import notification_create
+
+
+class LeaseLost(Exception):
+    """Another run took the account over (this one outlived its lease)."""
+
+
+def _lease_end():
+    return timezone.now() + timedelta(seconds=settings.HUB_EMAIL_SYNC_LEASE_SECONDS)
+
+
+def sync_lease_claim(*, account: EmailAccount) -> str | None:
+    """Take the account's lease; returns its token, or None when another run holds it."""
+    token = uuid.uuid4().hex
+    if _lease_take(account, token):
+        return token
+    # No row yet (the account's first run), or one held by another run.
+    _, created = MailSyncState.objects.get_or_create(account=account)
+    return token if created and _lease_take(account, token) else None
+
+
+def _lease_take(account: EmailAccount, token: str) -> bool:
+    now = timezone.now()
+    return bool(
+        MailSyncState.objects.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now), account=account
+        ).update(lease_until=_lease_end(), lease_token=token, updated_at=now)
+    )
+
+
+def sync_lease_renew(*, account: EmailAccount, token: str) -> None:
+    renewed = MailSyncState.objects.filter(account=account, lease_token=token).update(
+        lease_until=_lease_end(), updated_at=timezone.now()
+    )
+    if not renewed:
+        raise LeaseLost(
+            "Another sync run took this account over: this one outlived its lease "
+            "(HUB_EMAIL_SYNC_LEASE_SECONDS)."
+        )
+
+
+def sync_lease_release(*, account: EmailAccount, token: str, succeeded: bool) -> None:
+    """Give the lease back; a success also ends a failing spell (the next failure notifies)."""
+    fields: dict = {"lease_until": None, "lease_token": "", "updated_at": timezone.now()}
+    if succeeded:
+        fields |= {"last_error": "", "failing_since": None, "owner_notified_at": None}
+    MailSyncState.objects.filter(account=account, lease_token=token).update(**fields)
+
+
+def sync_lease_held(*, now=None) -> QuerySet[MailSyncState]:
+    return MailSyncState.objects.filter(lease_until__gte=now or timezone.now())
+
+
+@transaction.atomic
+def sync_run_start(*, account: EmailAccount) -> tuple[str, EmailSyncLog] | None:
+    """Take the lease and open the run's log (one commit); None when another run holds it."""
+    token = sync_lease_claim(account=account)
+    if token is None:
+        return None
+    log = EmailSyncLog.objects.create(
+        email_account=account, sync_started_at=timezone.now(), status=SyncStatus.RUNNING
+    )
+    return token, log
+
+
+@transaction.atomic
+def sync_run_finish(
+    *,
+    account: EmailAccount,
+    token: str,
+    log: EmailSyncLog,
+    synced: int,
+    error: str | None = None,
+    notify: bool = False,
+) -> None:
+    """Complete (or fail, with the reason) the run's log, record a failure (``notify``: one
+    the owner should hear of) and give the lease back; a success sets ``last_sync``."""
+    now = timezone.now()
+    log.sync_completed_at = now
+    log.emails_synced = synced
+    log.status = SyncStatus.FAILED if error else SyncStatus.COMPLETED
+    log.error_message = error
+    log.save(update_fields=["sync_completed_at", "emails_synced", "status", "error_message"])
+    if error is None:
+        EmailAccount.objects.filter(pk=account.pk).update(last_sync=now)
+        account.last_sync = now
+    elif notify:
+        sync_failure_record(account=account, reason=error)
+    sync_lease_release(account=account, token=token, succeeded=error is None)
+
+
+@transaction.atomic
+def sync_failure_record(*, account: EmailAccount, reason: str) -> bool:
+    """Remember a failed run; tell the owner if this failing spell has not been told yet.
+    Returns whether the owner was notified now."""
+    state, _ = MailSyncState.objects.select_for_update().get_or_create(account=account)
+    now = timezone.now()
+    state.last_error = reason
+    state.failing_since = state.failing_since or now
+    notify = state.owner_notified_at is None
+    if notify:
+        notification_create(
+            user=account.user,
+            title=f"E-mail sync of {account.email} failed",
+            message=(
+                f"The hub could not sync {account.email}: {reason} It will keep trying every "
+                f"{settings.HUB_EMAIL_SYNC_INTERVAL_SECONDS} s; you are told again only after "
+                "it has worked once."
+            ),
+            type=NotificationType.WARNING,
+        )
+        state.owner_notified_at = now
+    state.save(update_fields=["last_error", "failing_since", "owner_notified_at", "updated_at"])
+    return notify

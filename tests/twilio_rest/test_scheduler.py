@@ -16,11 +16,11 @@ from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 
 from hub.workers.scheduler import (
-    RECONCILE_ACTOR,
-    RETENTION_ACTOR,
     MAIL_RULES_ACTOR,
     MAIL_SEND_SWEEP_ACTOR,
     MAIL_SYNC_ACTOR,
+    RECONCILE_ACTOR,
+    RETENTION_ACTOR,
     SLACK_ALERTS_ACTOR,
     SWEEP_ACTOR,
     HubScheduler,

@@ -255,6 +255,12 @@ HUB_EMAIL_SYNC_LEASE_SECONDS = env_int("HUB_EMAIL_SYNC_LEASE_SECONDS", 300, mini
 HUB_EMAIL_ATTACHMENT_MAX_BYTES = env_int(
     "HUB_EMAIL_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=0
 )
+# Messages larger than this are stored from their headers and text part only (their
+# attachments by name, size and type): the whole message is never fetched into memory.
+HUB_EMAIL_MESSAGE_MAX_BYTES = env_int("HUB_EMAIL_MESSAGE_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+# A server that offers no TLS (no STARTTLS, not port 993/465) gets no password, unless it is on
+# this machine (loopback) or this is on.
+HUB_EMAIL_ALLOW_PLAINTEXT_LOGIN = env_bool("HUB_EMAIL_ALLOW_PLAINTEXT_LOGIN", False)
 HUB_EMAIL_IMAP_TIMEOUT_SECONDS = env_float("HUB_EMAIL_IMAP_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 HUB_EMAIL_SMTP_TIMEOUT_SECONDS = env_float("HUB_EMAIL_SMTP_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 # Tries of one outbound e-mail before it is marked failed (backoff doubles from 15 s).

@@ -10,12 +10,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from hub.domain.crm.models import Deal, DealStatus
-from hub.domain.emails.linking import thread_crm_link
+from hub.domain.emails.linking import thread_crm_link, threads_crm_link
 from hub.domain.emails.models import EmailThread
 from hub.domain.emails.services import email_thread_create
+from hub.domain.emails.sync import mailbox_sync
 from tests import factories
+from tests.mail import sync_fixtures
+from tests.mail.sync_fixtures import account_on, message
 
 pytestmark = pytest.mark.django_db
+second_mailbox = sync_fixtures.second_mailbox  # the fixture, for this module's tests
 
 
 @pytest.fixture
@@ -182,3 +186,135 @@ def test_one_query_per_kind_however_many_participants(account, acme):
         return len(captured)
 
     assert queries_for(2) == queries_for(25)
+
+
+# --- a batch of threads at once (threads_crm_link), as a sync links them ----------------------
+
+
+@pytest.fixture
+def globex_account(globex, charlie):
+    return factories.EmailAccountFactory(company=globex, user=charlie, email="charlie@globex.test")
+
+
+def test_a_batch_links_each_thread_to_its_own_companys_records_only(
+    account, globex_account, acme, globex
+):
+    acme_lead = factories.LeadFactory(company=acme, email="ann@prospect.test")
+    globex_lead = factories.LeadFactory(company=globex, email="ann@prospect.test")
+    globex_deal = factories.DealFactory(company=globex, contact_email="pat@client.test")
+    acme_customer = customer_of(acme, "carol@customer.test")
+    factories.CustomerCompanyFactory(customer=acme_customer, company=globex)  # Globex's too
+    customer_of(globex, "dora@customer.test")  # only Globex knows Dora
+    ours = [thread_with(account, "ann@prospect.test", "pat@client.test") for _ in range(3)]
+    ours.append(thread_with(account, "carol@customer.test", "dora@customer.test"))
+    theirs = thread_with(globex_account, "ann@prospect.test", "pat@client.test")
+
+    assert threads_crm_link([*ours, theirs]) == 5
+
+    for thread in ours[:3]:
+        assert (stored(thread).lead_id, stored(thread).deal_id) == (acme_lead.id, None)
+    assert (stored(ours[3]).lead_id, stored(ours[3]).customer_id) == (None, acme_customer.id)
+    row = stored(theirs)
+    assert (row.lead_id, row.deal_id, row.customer_id) == (globex_lead.id, globex_deal.id, None)
+    # The objects show what is stored.
+    assert (theirs.lead_id, theirs.deal_id) == (globex_lead.id, globex_deal.id)
+
+
+def test_each_thread_of_a_batch_gets_its_own_preferred_records(account, acme):
+    now = timezone.now()
+
+    def aged(row, days: int):
+        type(row).objects.filter(pk=row.pk).update(created_at=now - timedelta(days=days))
+        return row
+
+    # Ann: a converted lead (newest) and an open one; Bo: only closed leads, the newest wins.
+    aged(factories.LeadFactory(company=acme, email="ann@p.test", status="converted"), 1)
+    ann_open = aged(factories.LeadFactory(company=acme, email="ann@p.test", status="contacted"), 9)
+    aged(factories.LeadFactory(company=acme, email="bo@p.test", status="unqualified"), 9)
+    bo_newest = aged(factories.LeadFactory(company=acme, email="bo@p.test", status="converted"), 2)
+    # Pat: the newest open deal; Quinn: only a lost deal; Ann's lead was converted to a deal.
+    aged(factories.DealFactory(company=acme, contact_email="pat@c.test", status="won"), 0)
+    aged(factories.DealFactory(company=acme, contact_email="pat@c.test"), 20)
+    pat_open = aged(factories.DealFactory(company=acme, contact_email="pat@c.test"), 3)
+    quinn_lost = factories.DealFactory(company=acme, contact_email="quinn@c.test", status="lost")
+    # Carol, active, beats Eve, inactive but a newer customer; Dan, inactive, is the only one.
+    carol = customer_of(acme, "carol@k.test")
+    customer_of(acme, "eve@k.test", customer_status="inactive")
+    dan = customer_of(acme, "dan@k.test", customer_status="inactive")
+    threads = [
+        thread_with(account, "ann@p.test"),
+        thread_with(account, "bo@p.test", "pat@c.test"),
+        thread_with(account, "eve@k.test", "quinn@c.test", "carol@k.test"),
+        thread_with(account, "dan@k.test"),
+    ]
+
+    assert threads_crm_link(threads) == 4
+
+    links = [(row.lead_id, row.deal_id, row.customer_id) for row in (stored(t) for t in threads)]
+    assert links == [
+        (ann_open.id, None, None),
+        (bo_newest.id, pat_open.id, None),
+        (None, quinn_lost.id, carol.id),
+        (None, None, dan.id),
+    ]
+
+
+def test_a_batch_never_overwrites_and_counts_only_the_threads_it_changed(account, acme):
+    factories.LeadFactory(company=acme, email="ann@prospect.test")
+    chosen = factories.LeadFactory(company=acme, email="chosen@prospect.test")
+    deal = factories.DealFactory(company=acme, contact_email="ann@prospect.test")
+    raced = thread_with(account, "ann@prospect.test")
+    EmailThread.objects.filter(pk=raced.pk).update(lead=chosen, deal=deal)  # after we read it
+    unknown = thread_with(account, "nobody@nowhere.test")
+    fresh = thread_with(account, "ann@prospect.test")
+
+    assert threads_crm_link([raced, unknown, fresh]) == 1
+
+    assert (stored(raced).lead_id, raced.lead_id, raced.deal_id) == (chosen.id, chosen.id, deal.id)
+    assert stored(unknown).lead_id is None
+    assert stored(fresh).deal_id == deal.id
+    assert threads_crm_link([stored(raced), stored(unknown), stored(fresh)]) == 0
+
+
+def test_a_batchs_queries_do_not_grow_with_its_threads(
+    account, acme, django_assert_max_num_queries
+):
+    def linked(count: int) -> int:
+        threads = []
+        for n in range(count):
+            address = f"b{count}-{n}@many.test"
+            factories.LeadFactory(company=acme, email=address)
+            factories.DealFactory(company=acme, contact_email=address)
+            customer_of(acme, address)
+            threads.append(EmailThread.objects.get(pk=thread_with(account, address).pk))
+        # The accounts, 3 look-ups, the threads locked, 3 updates, the savepoint around them.
+        with django_assert_max_num_queries(10) as captured:
+            assert threads_crm_link(threads) == count
+        assert {(t.lead_id is None, t.deal_id is None) for t in map(stored, threads)} == {
+            (False, False)
+        }
+        return len(captured)
+
+    assert linked(2) == linked(40)
+
+
+def test_a_synced_batch_is_linked_with_statements_that_do_not_grow_with_it(
+    mailbox, second_mailbox, acme, alice, globex
+):
+    def first_sync(mailbox, count: int) -> list[str]:
+        account = account_on(mailbox, company=acme, user=alice)
+        for n in range(count):
+            address = f"s{count}-{n}@many.test"
+            factories.LeadFactory(company=acme, email=address)
+            factories.DealFactory(company=globex, contact_email=address)  # never Acme's
+            mailbox.append(message(subject=f"Batch {count} quote {n}", sender=address))
+        with CaptureQueriesContext(connection) as captured:
+            assert mailbox_sync(account=account).new == count
+        threads = EmailThread.objects.filter(email_account=account)
+        assert threads.filter(lead__email__startswith=f"s{count}-").count() == count
+        assert not threads.filter(deal__isnull=False).exists()
+        # The embedded SQLite records each email.created event itself (a row per message).
+        return [q["sql"] for q in captured.captured_queries if '"hub_event"' not in q["sql"]]
+
+    # 30: Django's SQLite backend splits a bulk insert at 999 parameters (33 e-mails).
+    assert len(first_sync(second_mailbox, 30)) == len(first_sync(mailbox, 3))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from hub.domain.crm.models import Activity
-from hub.domain.emails.models import EmailRule, EmailThread
-from hub.domain.emails.rules import rules_run
+from hub.domain.emails.models import Email, EmailRule, EmailThread
+from hub.domain.emails.rules import rules_due, rules_run
+from hub.domain.emails.sync import mailbox_sync
 from tests import factories
 from tests.mail.rules_fixtures import (
     account_fixture,  # noqa: F401 (the account fixture)
@@ -18,6 +20,7 @@ from tests.mail.rules_fixtures import (
     rule_make,
     template_make,
 )
+from tests.mail.sync_fixtures import message
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +222,94 @@ def test_a_run_problem_stays_until_the_rule_runs_clean(account, alice, globex):
 
     assert received(inbound(account)) == 1
     assert problem(rule) is None
+
+
+# --- what a run with nothing to do costs (the sync asks for every message) --------------------
+
+
+def statements(captured, word: str = "") -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if word in q["sql"].upper()]
+
+
+def test_with_no_rule_to_run_a_run_is_one_read_and_no_savepoint(account, alice):
+    rule_make(account.company, alice, actions=CUSTOMER, is_active=False)
+    rule_make(account.company, alice, trigger="email_sent", actions=CUSTOMER)
+    email = inbound(account)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert received(email) == 0
+
+    assert len(captured) == 1 and not statements(captured, "SAVEPOINT")
+
+
+def test_mail_of_a_first_sync_costs_no_query(imap_account, alice, django_assert_num_queries):
+    rule_make(imap_account.company, alice, actions=CUSTOMER)
+    email = inbound(imap_account)  # the account has never finished a sync
+
+    with django_assert_num_queries(0):
+        assert received(email) == 0
+        assert not rules_due(
+            trigger="email_received", company_id=imap_account.company_id, account=imap_account
+        )
+
+
+def test_each_rule_that_runs_has_one_savepoint_and_the_run_none_of_its_own(account, alice):
+    def savepoints(rules: int) -> int:
+        EmailRule.objects.all().delete()
+        for _ in range(rules):
+            rule_make(account.company, alice, actions={"create_task": True})
+        email = inbound(account)
+        with CaptureQueriesContext(connection) as captured:
+            assert received(email) == rules
+        return len(statements(captured, "SAVEPOINT ")) - len(statements(captured, "RELEASE"))
+
+    one = savepoints(1)
+    assert one >= 1
+    assert savepoints(3) == 3 * one
+
+
+def test_rules_due_says_whether_any_active_rule_of_the_trigger_can_run(
+    account, alice, globex, charlie, django_assert_num_queries
+):
+    def due(trigger: str = "email_received") -> bool:
+        with django_assert_num_queries(1):
+            return rules_due(trigger=trigger, company_id=account.company_id, account=account)
+
+    rule_make(globex, charlie, actions=CUSTOMER)  # another company's
+    rule_make(account.company, alice, actions=CUSTOMER, is_active=False)
+    rule_make(account.company, alice, trigger="lead_created", actions={"create_task": True})
+    assert not due()
+    assert due("lead_created")
+
+    rule_make(account.company, alice, actions=CUSTOMER)
+    assert due()
+    assert not due("email_sent")
+
+
+def test_a_sync_asks_for_rules_once_a_batch_and_runs_them_only_when_there_are(
+    account, mailbox, alice
+):
+    def rule_reads_of_a_sync(new: int) -> int:
+        for n in range(new):
+            subject = f"Order {Email.objects.count() + n} question"
+            mailbox.append(message(subject=subject, sender=f"c{n}@client.test"))
+        with CaptureQueriesContext(connection) as captured:
+            assert mailbox_sync(account=account).new == new
+        return len(statements(captured, '"EMAILS_EMAILRULE"'))
+
+    assert rule_reads_of_a_sync(4) == 1  # no rule: the batch's one question, nothing per message
+    rule_make(account.company, alice, conditions={"subject_contains": "order 5"}, actions=CUSTOMER)
+    assert rule_reads_of_a_sync(3) == 1 + 3  # a rule: each new message runs it
+    assert category(Email.objects.get(subject="Order 5 question")) == "customer"
+    assert category(Email.objects.get(subject="Order 4 question")) == "primary"
+
+
+def test_synced_mail_is_linked_before_its_rules_run(account, mailbox, alice):
+    lead = factories.LeadFactory(company=account.company, email="ann@client.test")
+    rule_make(account.company, alice, actions={"create_task": True})
+    mailbox.append(message(subject="About the order", sender="Ann <ann@client.test>"))
+
+    assert mailbox_sync(account=account).new == 1
+
+    [task] = Activity.objects.filter(company=account.company, activity_type="task")
+    assert task.lead_id == lead.id  # the rule saw the thread's lead

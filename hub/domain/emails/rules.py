@@ -3,8 +3,9 @@ docs/email-rules.md, its checks :mod:`rule_schema`, its actions :mod:`rule_actio
 
 :func:`rules_run` never raises and never breaks its caller's transaction (the sync calls it
 inside its batch): each rule runs in its own savepoint, so a rule that fails is rolled back
-alone. What keeps a rule from running is stored as its ``EmailRuleProblem`` (shown in the
-admin) and removed once it runs clean again.
+alone; a run with nothing to do opens none (and a sync skips whole batches: :func:`rules_due`).
+What keeps a rule from running is stored as its ``EmailRuleProblem`` (shown in the admin) and
+removed once it runs clean again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from hub.domain.crm.models import Deal, Lead
-from hub.domain.emails.models import Email, EmailRule, EmailRuleProblem, RuleTrigger
+from hub.domain.emails.models import (
+    Email,
+    EmailAccount,
+    EmailRule,
+    EmailRuleProblem,
+    RuleTrigger,
+)
 from hub.domain.emails.rule_actions import RuleTarget, RunFacts, rule_actions_run
 from hub.domain.emails.rule_schema import domain_of, rule_problems, texts
 
@@ -173,7 +180,8 @@ def _problem_clear(rule: EmailRule, *, ran: bool) -> None:
     stored = _stored_problem(rule)
     if stored is None or (not ran and stored.message.startswith(_RUN_PROBLEM)):
         return
-    EmailRuleProblem.objects.filter(rule_id=rule.pk).delete()
+    with transaction.atomic():  # a failure here must not break the caller's transaction
+        EmailRuleProblem.objects.filter(rule_id=rule.pk).delete()
 
 
 def _reason(error: Exception) -> str:
@@ -214,19 +222,56 @@ def _record(trigger: str, email: Email | None, lead: Lead | None, deal: Deal | N
     return lead if trigger == RuleTrigger.LEAD_CREATED else deal
 
 
-def _rules_run(
+def _history(trigger: str, account: EmailAccount | None) -> bool:
+    """Whether mail of the account is its first sync's: the mailbox's history, which rules
+    leave alone (they act on new mail)."""
+    return (
+        trigger == RuleTrigger.EMAIL_RECEIVED and account is not None and account.last_sync is None
+    )
+
+
+def rules_due(*, trigger: str, company_id: int, account: EmailAccount | None = None) -> bool:
+    """Whether :func:`rules_run` could act on ``trigger`` for the company (and, for received
+    mail, the account): one query at most, so a sync asks once a batch instead of once a
+    message."""
+    if _history(trigger, account):
+        return False
+    return EmailRule.objects.filter(company_id=company_id, trigger=trigger, is_active=True).exists()
+
+
+def _rules_for(
     trigger: str, company_id: int, email: Email | None, lead: Lead | None, deal: Deal | None
-) -> int:
+) -> list[EmailRule]:
     record = _record(trigger, email, lead, deal)
     if record is None or record.company_id != company_id:
-        return 0  # nothing to run on, or another company's: no rule ever sees it
-    if trigger == RuleTrigger.EMAIL_RECEIVED and record.last_sync is None:
-        return 0  # the first sync imports the mailbox's history: rules act on new mail
-    rules = list(
+        return []  # nothing to run on, or another company's: no rule ever sees it
+    if _history(trigger, record):
+        return []
+    return list(
         EmailRule.objects.filter(company_id=company_id, trigger=trigger, is_active=True)
         .select_related("company", "template", "created_by", "problem")
         .order_by("pk")
     )
+
+
+def rules_run(
+    *,
+    trigger: str,
+    company_id: int,
+    email: Email | None = None,
+    lead: Lead | None = None,
+    deal: Deal | None = None,
+) -> int:
+    """Run the company's active rules of ``trigger`` on the e-mail, lead or deal; return how
+    many acted. Never raises.
+
+    With nothing to run (no active rule of the trigger, another company's record, a first
+    sync's mail) it costs one read at most and no savepoint; each rule that runs has its own."""
+    try:
+        rules = _rules_for(trigger, company_id, email, lead, deal)
+    except Exception:  # the database failing: on PostgreSQL the caller's transaction goes too
+        logger.exception("e-mail rules %s of company %s could not run", trigger, company_id)
+        return 0
     if not rules:
         return 0
     company = rules[0].company
@@ -239,21 +284,3 @@ def _rules_run(
         except Exception:  # storing its problem failed: the next rules still run
             logger.exception("e-mail rule %s: its problem could not be stored", rule.pk)
     return acted
-
-
-def rules_run(
-    *,
-    trigger: str,
-    company_id: int,
-    email: Email | None = None,
-    lead: Lead | None = None,
-    deal: Deal | None = None,
-) -> int:
-    """Run the company's active rules of ``trigger`` on the e-mail, lead or deal; return how
-    many acted. Never raises."""
-    try:
-        with transaction.atomic():
-            return _rules_run(trigger, company_id, email, lead, deal)
-    except Exception:
-        logger.exception("e-mail rules %s of company %s could not run", trigger, company_id)
-        return 0

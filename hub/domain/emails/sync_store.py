@@ -1,8 +1,11 @@
 """Storing what a sync fetched, a batch at a time: new messages (identity, duplicates, threads,
-one bulk insert, attachments, events, rules, CRM links) and flag changes (CONDSTORE).
+one bulk insert, CRM links, attachments, events, rules) and flag changes (CONDSTORE).
 
 Work is per batch, not per message: one query finds the batch's ids already stored, one the
-threads they cite, one inserts the messages (PostgreSQL and SQLite return their ids).
+threads they cite, one inserts the messages (PostgreSQL and SQLite return their ids), one per
+kind links the threads to the CRM (``linking.threads_crm_link``), one asks whether any
+``email_received`` rule can run (when none can, no message asks again). What stays per
+message: a message's attachments, and on SQLite its ``email.created`` event.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from django.utils import timezone
 
 from hub.domain.emails.attachments import email_attachments_store
 from hub.domain.emails.identity import message_id_clean, message_id_synthetic
-from hub.domain.emails.linking import thread_crm_link
+from hub.domain.emails.linking import threads_crm_link
 from hub.domain.emails.models import (
     Direction,
     Email,
@@ -27,7 +30,7 @@ from hub.domain.emails.models import (
     RuleTrigger,
 )
 from hub.domain.emails.parse import ParsedMessage, message_parse
-from hub.domain.emails.rules import rules_run
+from hub.domain.emails.rules import rules_due, rules_run
 from hub.domain.emails.threads import ThreadItem, threads_assign
 from hub.domain.events.models import Audience
 from hub.domain.events.payloads import email_payload
@@ -120,11 +123,19 @@ def batch_store(
             stored.duplicates += len(taken)
             fresh = [p for p in fresh if p.message_id not in taken]
     stored.new = len(emails)
+    # Linked first: the rules then see the lead / deal a thread is about (tasks attach to them).
+    threads_crm_link(threads)
+    # Asked once a batch: most companies have no rule, and a first sync runs none.
+    rules = (
+        bool(emails)
+        and not outbound
+        and rules_due(
+            trigger=RuleTrigger.EMAIL_RECEIVED, company_id=account.company_id, account=account
+        )
+    )
     for email, item in zip(emails, fresh, strict=True):
-        _after_insert(account, email, item, folder=folder, outbound=outbound)
+        _after_insert(account, email, item, folder=folder, rules=rules)
         stored.broken += bool(item.parsed.defects)
-    for thread in threads:
-        thread_crm_link(thread)
     return stored
 
 
@@ -233,7 +244,7 @@ def _email(
 
 
 def _after_insert(
-    account: EmailAccount, email: Email, item: Prepared, *, folder: str, outbound: bool
+    account: EmailAccount, email: Email, item: Prepared, *, folder: str, rules: bool
 ) -> None:
     if item.parsed.defects:
         # Never the body or the addresses: the ids and what was wrong.
@@ -255,7 +266,7 @@ def _after_insert(
         type="email.created",
         payload=email_payload(email),
     )
-    if not outbound:
+    if rules:
         rules_run(trigger=RuleTrigger.EMAIL_RECEIVED, company_id=account.company_id, email=email)
 
 

@@ -32,7 +32,7 @@ run: venv
 	@echo "loading the demo data (manage.py seed_demo)"
 	@$(EMBEDDED) $(PY) manage.py seed_demo
 	@echo "serving the hub on http://127.0.0.1:8000 (console: /admin/, health: /healthz); Ctrl-C stops it"
-	@exec $(EMBEDDED) $(VENV)/bin/daphne -e tcp:port=8000:interface=127.0.0.1:backlog=4096 config.asgi:application
+	@exec $(EMBEDDED) $(VENV)/bin/daphne -v 0 -e tcp:port=8000:interface=127.0.0.1:backlog=4096 config.asgi:application
 
 test: venv-dev
 	@$(PY) scripts/test.py $(ARGS)

@@ -10,6 +10,7 @@ admin.site.index_title = "CRM data and live pages"
 urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("metrics", ops_views.metrics_view, name="metrics"),
+    path("favicon.ico", ops_views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("twilio/", include("hub.integrations.twilio.urls")),
     path("slack/", include("hub.bots.urls")),

@@ -105,6 +105,18 @@ def add_request_id(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict
     return event_dict
 
 
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """A 4xx answer is the client's mistake, not the hub's: Django's ``django.request`` logs
+    one (a 403 from ``PermissionDenied``) with the exception's traceback; keep the one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(*, level: str, fmt: str) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -147,9 +159,11 @@ def configure_logging(*, level: str, fmt: str) -> None:
                     "foreign_pre_chain": shared,
                 }
             },
+            "filters": {"client_errors": {"()": ClientErrorsWithoutTraceback}},
             "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structlog"}},
             "root": {"handlers": ["default"], "level": level},
             "loggers": {
+                "django.request": {"filters": ["client_errors"]},
                 "django.db.backends": {"level": "INFO"},
                 "daphne": {"level": "WARNING" if level == "INFO" else level},
                 # A line per job run otherwise; the hub's scheduler logs what matters itself.

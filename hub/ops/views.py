@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from functools import cache
+from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -13,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.ops.logging import redact_text
+from hub.ops.middleware import sessionless
 
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -89,3 +92,19 @@ def _check_database_closing() -> str:
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+_FAVICON = Path(__file__).resolve().parent.parent / "console" / "static" / "hub" / "favicon.ico"
+
+
+@cache
+def _favicon() -> bytes:
+    return _FAVICON.read_bytes()
+
+
+@sessionless
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which every browser asks for: the hub's icon, cached for a day."""
+    response = HttpResponse(_favicon(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import structlog
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.urls import include, path
 
@@ -30,7 +31,12 @@ def failing_with_the_header_in_the_message(request):
     raise RuntimeError(f"could not verify {request.headers.get('Authorization')}")
 
 
+def refusing(request):
+    raise PermissionDenied("members only")
+
+
 urlpatterns = [
+    path("ops-test/forbidden", refusing),
     path("ops-test/webhook", webhook_logging_its_input),
     path("ops-test/fail", failing_with_the_header_in_the_message),
     path("", include("config.urls")),

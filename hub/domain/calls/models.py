@@ -138,7 +138,9 @@ class Call(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.from_number} → {self.to_number} ({self.status})"
+        return (
+            f"{self.direction} {self.from_number} → {self.to_number} ({self.get_status_display()})"
+        )
 
 
 class CallRecording(models.Model):

@@ -41,6 +41,8 @@ default_internal_user = {internal_user}
 default_login_user = {login_user}
 mail_max_userip_connections = 100
 
+# High-performance login mode: one long-lived login process serves every connection, instead
+# of a new process per login (what the sync's one login per run per mailbox pays for).
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -49,11 +51,11 @@ service imap-login {{
   inet_listener imaps {{
     port = 0
   }}
+  chroot =
+  service_count = 0
+  process_min_avail = 1
 }}
 service anvil {{
-  chroot =
-}}
-service imap-login {{
   chroot =
 }}
 service auth {{
@@ -128,7 +130,9 @@ class Dovecot:
     users: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls) -> Dovecot:
+    def start(cls, *, extra_config: str = "") -> Dovecot:
+        """Start a server; ``extra_config`` is appended to its dovecot.conf (a test's own
+        settings, e.g. ``imap_capability``)."""
         if not os.path.exists(DOVECOT):
             raise RuntimeError(
                 "Dovecot is not installed: apt-get install dovecot-imapd (.ci/run does)"
@@ -149,6 +153,7 @@ class Dovecot:
                 internal_user=_system_user("dovecot"),
                 login_user=_system_user("dovenull"),
             )
+            + extra_config
         )
         server.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
@@ -227,6 +232,22 @@ class Dovecot:
         if done.returncode != 0:
             raise RuntimeError(f"doveadm {' '.join(args)}: {done.stderr or done.stdout}")
         return done.stdout
+
+    def kick(self, user: str, timeout: float = 10.0) -> None:
+        """Drop the user's connections, as a server restart would, and return once their
+        processes are gone (``doveadm kick`` only signals them: a command already on its way
+        could still be answered)."""
+        pids = [
+            int(line.split()[2])
+            for line in self.doveadm("who", "-1").splitlines()[1:]
+            if line.split() and line.split()[0] == user
+        ]
+        self.doveadm("kick", user)
+        deadline = time.monotonic() + timeout
+        while any(os.path.exists(f"/proc/{pid}") for pid in pids):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot's processes {pids} of {user} did not exit")
+            time.sleep(0.01)
 
     def uidvalidity_set(self, user: str, folder: str, value: int) -> None:
         """Give a folder a new UIDVALIDITY, as a server does after rebuilding its index."""

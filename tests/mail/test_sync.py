@@ -10,6 +10,7 @@ import pytest
 from hub.domain.emails import sync
 from hub.domain.emails.models import Email, EmailSyncLog, EmailThread, MailFolderCursor
 from hub.domain.emails.sync import mailbox_sync
+from hub.integrations.mail.imap_parts import OVERSIZE_FETCH_BYTES
 from tests.eventlog import logged_events
 from tests.mail.sync_fixtures import append_at, days_ago, message
 
@@ -103,18 +104,48 @@ def test_an_incremental_sync_fetches_only_the_new_messages(imap_account, mailbox
     assert MailFolderCursor.objects.get(account=imap_account, role="inbox").last_uid == 3
 
 
-def test_a_sync_with_nothing_new_only_looks_at_the_folders(imap_account, mailbox, caplog):
+def imap_commands(caplog) -> list[str]:
+    """The IMAP commands the client sent (IMAPClient logs each at DEBUG as "> b'TAG CMD …'")."""
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("> ")]
+    return [line.split()[2].strip("'\"") for line in sent]
+
+
+def test_a_sync_with_nothing_new_is_a_login_and_one_list(imap_account, mailbox, caplog):
     mailbox.append(message(subject="One"))
     mailbox_sync(account=imap_account)
 
     with caplog.at_level(logging.DEBUG, logger="imapclient"):
         result = mailbox_sync(account=imap_account)
 
-    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("> ")]
-    commands = [line.split()[2].strip("'\"") for line in sent]
     assert result.status == "completed" and result.new == 0
-    assert commands == ["LOGIN", "ENABLE", "LIST", "EXAMINE", "EXAMINE", "LOGOUT"], sent
+    # LIST-STATUS: the folders' UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ come with the LIST.
+    assert imap_commands(caplog) == ["LOGIN", "LIST", "LOGOUT"]
+    assert "RETURN (SPECIAL-USE STATUS (UIDVALIDITY UIDNEXT HIGHESTMODSEQ))" in caplog.text
     assert not any(mailbox.password in r.getMessage() for r in caplog.records)
+
+
+def test_only_a_changed_folder_is_examined(imap_account, mailbox, caplog):
+    mailbox.append(message(subject="One"))
+    mailbox.append(message(subject="Mine", sender=imap_account.email), folder="Sent")
+    mailbox_sync(account=imap_account)
+
+    mailbox.append(message(subject="Two"))
+    with caplog.at_level(logging.DEBUG, logger="imapclient"):
+        new = mailbox_sync(account=imap_account)
+    examined = [r.getMessage() for r in caplog.records if " EXAMINE " in r.getMessage()]
+
+    assert [(f.name, f.new) for f in new.folders] == [("INBOX", 1), ("Sent", 0)]
+    assert len(examined) == 1 and "INBOX" in examined[0], examined
+    assert imap_commands(caplog)[:3] == ["LOGIN", "LIST", "ENABLE"]
+
+    with mailbox.client() as imap:  # a flag changed in Sent: HIGHESTMODSEQ moved
+        imap.select_folder("Sent")
+        imap.add_flags([1], [b"\\Flagged"])
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="imapclient"):
+        flagged = mailbox_sync(account=imap_account)
+    examined = [r.getMessage() for r in caplog.records if " EXAMINE " in r.getMessage()]
+    assert flagged.flags_updated == 1 and len(examined) == 1 and "Sent" in examined[0]
 
 
 def test_batches_are_fetched_in_uid_order_with_progress(imap_account, mailbox, settings):
@@ -151,6 +182,23 @@ def test_heavy_messages_make_smaller_batches(imap_account, mailbox, monkeypatch)
     # The two small ones together, the heavy one alone, then the last one.
     assert seen[:4] == [(0, 4), (2, 4), (3, 4), (4, 4)]
     assert emails(imap_account).count() == 4
+
+
+def test_messages_over_the_size_limit_weigh_only_what_is_fetched_of_them(
+    imap_account, mailbox, monkeypatch, settings
+):
+    settings.HUB_EMAIL_MESSAGE_MAX_BYTES = 100_000
+    # Two stand-ins (header and text, cut) fit in a batch; two whole messages would not.
+    monkeypatch.setattr(sync, "BATCH_MAX_BYTES", 2 * OVERSIZE_FETCH_BYTES + 1000)
+    mailbox.append(*[message(subject=f"Big{i}", body="x" * 400_000 + "\n") for i in range(3)])
+    seen = []
+
+    result = mailbox_sync(account=imap_account, progress=lambda *step: seen.append(step[1:]))
+
+    assert seen[:3] == [(0, 3), (2, 3), (3, 3)]
+    assert result.new == 3
+    big = emails(imap_account).get(subject="Big0")
+    assert 60_000 < len(big.body_text) < 70_000  # the text, cut
 
 
 def test_a_uidvalidity_change_resyncs_the_folder_without_duplicates(imap_account, mailbox, dovecot):
@@ -274,7 +322,7 @@ def test_a_run_cut_off_between_batches_resumes_without_loss_or_duplicate(
 
     def kick_after_first_batch(folder, done, total):
         if done == 2:  # the server drops the connection, as a restart would
-            dovecot.doveadm("kick", mailbox.address)
+            dovecot.kick(mailbox.address)
 
     cut = mailbox_sync(account=imap_account, progress=kick_after_first_batch)
 

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import dramatiq
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import timezone
 from django_dramatiq.middleware import DbConnectionsMiddleware
 from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Callbacks, Retries, TimeLimit
 
-from hub.domain.emails.models import Email, EmailSyncLog
+from hub.domain.emails.models import Email, EmailSyncLog, MailSyncState
 from hub.domain.emails.services import email_account_set_password
 from hub.domain.emails.sync_state import sync_lease_claim
-from hub.workers import mail_sync
+from hub.workers import mail_send, mail_sync
 from tests.mail import sync_fixtures
 from tests.mail.sync_fixtures import account_on, message
 
@@ -121,7 +123,71 @@ def test_the_scheduler_tick_enqueues_each_account_due(
 
     mail_sync.mail_sync_all()
 
-    assert queued(broker) == [("mail_sync_account", {"account_id": imap_account.pk})]
+    [(actor, kwargs)] = queued(broker)
+    assert actor == "mail_sync_account" and kwargs["account_id"] == imap_account.pk
+    # The queued run holds the account's lease already, under the token it carries.
+    state = MailSyncState.objects.get(account=imap_account)
+    assert state.lease_token == kwargs["lease"] and state.lease_until > timezone.now()
+
+
+def test_the_sync_actors_have_their_own_queue_behind_sending(broker):
+    assert mail_sync.QUEUE == "mail_sync" != mail_send.QUEUE
+    for actor in (mail_sync.mail_sync_all, mail_sync.mail_sync_account):
+        assert actor.queue_name == "mail_sync"
+        assert actor.priority > mail_send.mail_send.priority  # Dramatiq runs lower first
+
+
+def test_a_tick_queues_nothing_more_for_an_account_already_queued(broker, imap_account, mailbox):
+    mailbox.append(message(subject="Once"))
+
+    mail_sync.mail_sync_all()
+    mail_sync.mail_sync_all()
+    mail_sync.mail_sync_all()
+
+    [(_, kwargs)] = queued(broker)
+    mail_sync.mail_sync_account(**kwargs)  # the worker runs it: it takes the lease over
+    assert Email.objects.get(email_account=imap_account).subject == "Once"
+    assert EmailSyncLog.objects.get().status == "completed"
+    assert MailSyncState.objects.get(account=imap_account).lease_until is None
+    # Done: the next tick queues it again.
+    broker.flush_all()
+    mail_sync.mail_sync_all()
+    assert [k["account_id"] for _, k in queued(broker)] == [imap_account.pk]
+
+
+def test_a_queued_run_whose_lease_ran_out_and_was_claimed_again_does_nothing(
+    broker, imap_account, mailbox
+):
+    mailbox.append(message(subject="Once"))
+    mail_sync.mail_sync_all()
+    [(_, stale)] = queued(broker)
+    # The message waited longer than the lease: the next tick claims the lease again.
+    MailSyncState.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    broker.flush_all()
+    mail_sync.mail_sync_all()
+    [(_, fresh)] = queued(broker)
+    assert fresh["lease"] != stale["lease"]
+
+    mail_sync.mail_sync_account(**stale)
+
+    assert not EmailSyncLog.objects.exists() and not Email.objects.exists()
+    assert MailSyncState.objects.get(account=imap_account).lease_token == fresh["lease"]
+    mail_sync.mail_sync_account(**fresh)
+    assert Email.objects.get().subject == "Once"
+
+
+def test_a_run_asked_for_by_hand_while_one_is_queued_leaves_it_to_the_queued_one(
+    broker, imap_account, mailbox
+):
+    mailbox.append(message())
+    mail_sync.mail_sync_all()
+
+    mail_sync.mail_sync_account(imap_account.pk)  # the admin's "Sync now": no token
+
+    assert not EmailSyncLog.objects.exists()
+    [(_, kwargs)] = queued(broker)
+    mail_sync.mail_sync_account(**kwargs)
+    assert EmailSyncLog.objects.get().emails_synced == 1
 
 
 def test_the_account_actor_skips_an_account_that_stopped_syncing(imap_account, mailbox):

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from hub.domain.emails.models import Email, EmailSyncLog, MailSyncState
 from hub.domain.emails.services import email_account_set_password
-from hub.domain.emails.sync import mailbox_sync
+from hub.domain.emails.sync import accounts_to_sync, mailbox_sync, sync_retry_delay
 from hub.domain.emails.sync_state import sync_lease_claim
 from hub.domain.notifications.models import Notification
 from tests.mail.sync_fixtures import message
@@ -147,3 +149,98 @@ def test_two_runs_at_once_one_syncs_and_the_other_says_already_running(imap_acco
     assert results["first"].status == "completed" and results["first"].new == 1
     assert Email.objects.filter(subject="Once").count() == 1
     assert EmailSyncLog.objects.count() == 1
+
+
+# The scheduler's backoff after failed runs -----------------------------------------------
+
+
+def fail(account) -> EmailSyncLog:
+    result = mailbox_sync(account=account)
+    assert result.status == "failed" and result.log_id is not None
+    return EmailSyncLog.objects.get(pk=result.log_id)
+
+
+def due(account, *, at) -> bool:
+    return accounts_to_sync(now=at).filter(pk=account.pk).exists()
+
+
+def test_a_failing_account_waits_twice_as_long_after_each_failure(imap_account, alice):
+    imap_account.imap_port = closed_port()
+    imap_account.save(update_fields=["imap_port"])
+    assert due(imap_account, at=timezone.now())
+
+    waits = []
+    for _ in range(8):
+        last = fail(imap_account).sync_completed_at
+        assert not due(imap_account, at=last + timedelta(seconds=1))
+        # The first minute past the wait it is due again: find the wait to the minute.
+        minutes = next(m for m in range(1, 70) if due(imap_account, at=last + timedelta(minutes=m)))
+        waits.append(minutes)
+
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert Notification.objects.filter(user=alice).count() == 1  # still told once
+
+
+def test_runs_asked_for_by_hand_are_not_held_back(imap_account, mailbox):
+    mailbox.append(message(subject="By hand"))
+    imap_account.imap_port = closed_port()
+    imap_account.save(update_fields=["imap_port"])
+    for _ in range(3):
+        fail(imap_account)
+    assert not due(imap_account, at=timezone.now())
+    imap_account.imap_port = mailbox.port
+    imap_account.save(update_fields=["imap_port"])
+
+    # manage.py sync_email and the admin's "Sync now" call the sync without the scheduler.
+    result = mailbox_sync(account=imap_account)
+
+    assert result.status == "completed" and result.new == 1
+    assert due(imap_account, at=timezone.now())  # a success ends the spell
+    imap_account.imap_port = closed_port()
+    imap_account.save(update_fields=["imap_port"])
+    last = fail(imap_account).sync_completed_at  # a new spell counts from one
+    assert due(imap_account, at=last + timedelta(minutes=1, seconds=1))
+
+
+def test_a_new_password_is_tried_at_once_and_counted_afresh(imap_account, mailbox, encryption_key):
+    from cryptography.fernet import Fernet
+
+    # The password was stored a minute ago (a Fernet token carries the time it was made).
+    imap_account.password = (
+        Fernet(encryption_key).encrypt_at_time(b"secret", int(time.time()) - 60).decode()
+    )
+    imap_account.imap_port = closed_port()
+    imap_account.save(update_fields=["imap_port", "password"])
+    for _ in range(7):
+        fail(imap_account)
+    # The failures were a few seconds ago (a new password is told apart by the second).
+    earlier = timedelta(seconds=5)
+    EmailSyncLog.objects.update(
+        sync_started_at=F("sync_started_at") - earlier,
+        sync_completed_at=F("sync_completed_at") - earlier,
+    )
+    MailSyncState.objects.update(failing_since=F("failing_since") - earlier)
+    assert not due(imap_account, at=timezone.now() + timedelta(minutes=59))
+
+    email_account_set_password(account=imap_account, password="a-new-Pa55word")
+
+    assert due(imap_account, at=timezone.now())
+    last = fail(imap_account).sync_completed_at  # the new password's first failure
+    assert not due(imap_account, at=last + timedelta(seconds=59))
+    assert due(imap_account, at=last + timedelta(minutes=1, seconds=1))
+
+
+def test_the_retry_delay_doubles_up_to_an_hour():
+    assert [sync_retry_delay(n).total_seconds() / 60 for n in range(0, 10)] == [
+        1,
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        60,
+        60,
+        60,
+    ]
+    assert sync_retry_delay(10_000) == timedelta(hours=1)

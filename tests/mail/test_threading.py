@@ -141,3 +141,45 @@ def test_a_thread_keeps_participants_count_last_message_and_read_state(imap_acco
         imap_account.company_id,
         imap_account.pk,
     )
+
+
+def test_the_same_subject_from_strangers_makes_two_threads(imap_account, mailbox):
+    me = imap_account.email
+    mailbox.append(
+        message(subject="Pricing for 20 seats", sender="Ann <ann@a.test>", to=me, date=days_ago(3))
+    )
+    mailbox_sync(account=imap_account)
+    mailbox.append(
+        message(subject="Pricing for 20 seats", sender="Zed <zed@z.test>", to=me, date=days_ago(2))
+    )
+    mailbox_sync(account=imap_account)
+
+    ann, zed = Email.objects.filter(subject="Pricing for 20 seats").order_by("sent_at")
+    assert ann.thread_id != zed.thread_id
+    assert EmailThread.objects.get(pk=zed.thread_id).participants == ["zed@z.test", me]
+
+
+def test_a_customers_follow_up_and_our_sent_mail_join_her_thread_by_subject(imap_account, mailbox):
+    me = imap_account.email
+    mailbox.append(
+        message(subject="Pricing for 20 seats", sender="Ann <ann@a.test>", to=me, date=days_ago(4)),
+        message(subject="Pricing for 20 seats", sender="Zed <zed@z.test>", to=me, date=days_ago(3)),
+    )
+    mailbox_sync(account=imap_account)
+    # No References: a follow-up written afresh, and our answer from another mail client.
+    mailbox.append(
+        message(subject="RE: pricing for 20 seats", sender="ANN@a.test", to=me, date=days_ago(2))
+    )
+    mailbox.append(
+        message(subject="Re: Pricing for 20 seats", sender=me, to="ann@a.test", date=days_ago(1)),
+        folder="Sent",
+    )
+    mailbox_sync(account=imap_account)
+
+    first = Email.objects.get(subject="Pricing for 20 seats", from_email="ann@a.test")
+    zeds = Email.objects.get(from_email="zed@z.test")
+    assert Email.objects.get(subject="RE: pricing for 20 seats").thread_id == first.thread_id
+    assert Email.objects.get(subject="Re: Pricing for 20 seats").thread_id == first.thread_id
+    thread = EmailThread.objects.get(pk=first.thread_id)
+    assert thread.message_count == 3 and zeds.thread_id != thread.pk
+    assert EmailThread.objects.get(pk=zeds.thread_id).message_count == 1

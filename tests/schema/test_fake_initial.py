@@ -15,10 +15,14 @@ CRM_MIGRATE = "; ".join(
     + [
         f"call_command('migrate', {label!r}, verbosity=0)"
         for label in ("contenttypes", "auth", "sessions", "admin", *SHARED_APPS)
-        if label != "calls"
+        if label not in ("calls", "emails")
     ]
-    # The hub's later calls migrations create hub-owned tables (hub_opening_hours).
-    + ["call_command('migrate', 'calls', '0001_initial', verbosity=0)"]
+    # The hub's later calls and emails migrations create hub-owned tables (hub_opening_hours,
+    # hub_email_*).
+    + [
+        f"call_command('migrate', {label!r}, '0001_initial', verbosity=0)"
+        for label in ("calls", "emails")
+    ]
 )
 # Rows of apps whose migrations the CRM recorded under its own names: the shared apps, and admin,
 # whose first migration depends on the user model's app (Django refuses a history where

@@ -19,16 +19,20 @@ _UNSAFE = re.compile(r"[^-\w.]")
 _EXTENSION_MAX = 16
 
 
-def email_attachments_store(*, email: Email, attachments: list[ParsedAttachment]) -> int:
+def email_attachments_store(
+    *, email: Email, attachments: list[ParsedAttachment], written: list[str] | None = None
+) -> int:
     """Store the attachments that have content; return how many were stored.
 
     ``email.has_attachments`` says whether the message had any, stored or not. Files land
     under ``email_attachments/<account id>/<email id>/<n>-<name>``: one folder per message
     and a number per attachment, so no two can meet and none can leave the folder. A message
-    without attachments costs no query (sync calls this for every message)."""
+    without attachments costs no query (sync calls this for every message). ``written``
+    receives the names of the files written, for a caller whose transaction may yet roll back
+    (:func:`attachment_files_delete`)."""
     stored = 0
     if any(a.content is not None for a in attachments):
-        stored = _rows_store(email, attachments)
+        stored = _rows_store(email, attachments, written)
     too_big = [a for a in attachments if a.content is None]
     if too_big:
         logger.info(
@@ -46,7 +50,9 @@ def email_attachments_store(*, email: Email, attachments: list[ParsedAttachment]
 
 
 @transaction.atomic
-def _rows_store(email: Email, attachments: list[ParsedAttachment]) -> int:
+def _rows_store(
+    email: Email, attachments: list[ParsedAttachment], written: list[str] | None
+) -> int:
     rows: list[EmailAttachment] = []
     try:
         for index, attachment in enumerate(attachments, start=1):
@@ -57,7 +63,19 @@ def _rows_store(email: Email, attachments: list[ParsedAttachment]) -> int:
         for row in rows:  # the rows roll back; their files go too
             row.file_path.delete(save=False)
         raise
+    if written is not None:
+        written.extend(row.file_path.name for row in rows if row.file_path.name)
     return len(rows)
+
+
+def attachment_files_delete(*, names: list[str]) -> None:
+    """Delete attachment files whose rows were rolled back."""
+    storage = EmailAttachment._meta.get_field("file_path").storage  # type: ignore[union-attr]
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:
+            logger.warning("could not delete the attachment file %s", name, exc_info=True)
 
 
 def _saved(

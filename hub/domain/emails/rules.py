@@ -224,7 +224,9 @@ def _record(trigger: str, email: Email | None, lead: Lead | None, deal: Deal | N
 
 def _history(trigger: str, account: EmailAccount | None) -> bool:
     """Whether mail of the account is its first sync's: the mailbox's history, which rules
-    leave alone (they act on new mail)."""
+    leave alone (they act on new mail). Old mail a later sync stores while a folder is synced
+    again from the window (a UIDVALIDITY change, another mailbox, a reset) is history too: the
+    sync does not ask for rules then (``sync_store.batch_store``)."""
     return (
         trigger == RuleTrigger.EMAIL_RECEIVED and account is not None and account.last_sync is None
     )

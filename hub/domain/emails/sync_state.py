@@ -2,11 +2,15 @@
 workers), the sync log row, and the failure the owner was told about (once per failing spell).
 
 A run's start (lease and log) and its end (log, failure, lease given back) are one commit
-each, so that other workers see the lease the moment it is taken or given back.
+each, so that other workers see the lease the moment it is taken or given back. A run that
+takes over a lease past its end (its holder died: a worker killed or crashed) fails the dead
+run's log in the same commit, so no log stays "running" for good.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import uuid
 from datetime import timedelta
 
@@ -19,6 +23,12 @@ from hub.domain.emails.models import EmailAccount, EmailSyncLog, MailSyncState, 
 from hub.domain.notifications.models import NotificationType
 from hub.domain.notifications.services import notification_create
 
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "The sync stopped on an internal error."
+CRASHED = "The run stopped without finishing (the worker was stopped or crashed)."
+_OPERATORS_TOLD = "The hub's operators were told (it is in the hub's error log)."
+
 
 class LeaseLost(Exception):
     """Another run took the account over (this one outlived its lease)."""
@@ -28,23 +38,42 @@ def _lease_end():
     return timezone.now() + timedelta(seconds=settings.HUB_EMAIL_SYNC_LEASE_SECONDS)
 
 
+@transaction.atomic(savepoint=False)  # no savepoint inside sync_run_start: nothing to undo alone
 def sync_lease_claim(*, account: EmailAccount) -> str | None:
-    """Take the account's lease; returns its token, or None when another run holds it."""
+    """Take the account's lease; returns its token, or None when another run holds it.
+
+    A lease past its end is taken over: the run that held it died, so its ``running`` logs
+    are failed (:data:`CRASHED`) in this transaction."""
     token = uuid.uuid4().hex
-    if _lease_take(account, token):
+    if _lease_take(account, token, Q(lease_until__isnull=True)):
+        return token
+    if _lease_take(account, token, Q(lease_until__lt=timezone.now())):
+        _dead_runs_fail(account)
         return token
     # No row yet (the account's first run), or one held by another run.
     _, created = MailSyncState.objects.get_or_create(account=account)
-    return token if created and _lease_take(account, token) else None
+    return token if created and _lease_take(account, token, Q(lease_until__isnull=True)) else None
 
 
-def _lease_take(account: EmailAccount, token: str) -> bool:
+def _lease_take(account: EmailAccount, token: str, free: Q) -> bool:
     now = timezone.now()
     return bool(
-        MailSyncState.objects.filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now), account=account
-        ).update(lease_until=_lease_end(), lease_token=token, updated_at=now)
+        MailSyncState.objects.filter(free, account=account).update(
+            lease_until=_lease_end(), lease_token=token, updated_at=now
+        )
     )
+
+
+def _dead_runs_fail(account: EmailAccount) -> None:
+    failed = EmailSyncLog.objects.filter(email_account=account, status=SyncStatus.RUNNING).update(
+        status=SyncStatus.FAILED, error_message=CRASHED, sync_completed_at=timezone.now()
+    )
+    if failed:
+        logger.warning(
+            "mail sync of account %s: took over an expired lease; %d run(s) marked failed",
+            account.pk,
+            failed,
+        )
 
 
 def sync_lease_renew(*, account: EmailAccount, token: str) -> None:
@@ -91,9 +120,18 @@ def sync_run_finish(
     synced: int,
     error: str | None = None,
     notify: bool = False,
+    internal: bool = False,
 ) -> None:
     """Complete (or fail, with the reason) the run's log, record a failure (``notify``: one
-    the owner should hear of) and give the lease back; a success sets ``last_sync``."""
+    the owner should hear of) and give the lease back; a success sets ``last_sync``.
+
+    ``internal``: the run stopped on an exception, the one being handled (call this from the
+    ``except`` block). An error (an ``Exception``) is logged with its traceback at ERROR, the
+    log says :data:`INTERNAL_ERROR` and the owner is told, once per failing spell as of any
+    failure, that the hub's operators were told. Anything else (the worker's shutdown or time
+    limit, Ctrl-C) is no failure of the sync: the log says :data:`CRASHED`, nobody is told."""
+    if internal:
+        error, notify = _internal(account)
     now = timezone.now()
     log.sync_completed_at = now
     log.emails_synced = synced
@@ -104,27 +142,39 @@ def sync_run_finish(
         EmailAccount.objects.filter(pk=account.pk).update(last_sync=now)
         account.last_sync = now
     elif notify:
-        sync_failure_record(account=account, reason=error)
+        sync_failure_record(account=account, reason=error, internal=internal)
     sync_lease_release(account=account, token=token, succeeded=error is None)
 
 
+def _internal(account: EmailAccount) -> tuple[str, bool]:
+    stopped = sys.exc_info()[1]
+    if stopped is not None and not isinstance(stopped, Exception):
+        logger.warning("mail sync of account %s was stopped (%r)", account.pk, stopped)
+        return CRASHED, False
+    logger.error("mail sync of account %s stopped on an internal error", account.pk, exc_info=True)
+    return INTERNAL_ERROR, True
+
+
 @transaction.atomic
-def sync_failure_record(*, account: EmailAccount, reason: str) -> bool:
-    """Remember a failed run; tell the owner if this failing spell has not been told yet.
-    Returns whether the owner was notified now."""
+def sync_failure_record(*, account: EmailAccount, reason: str, internal: bool = False) -> bool:
+    """Remember a failed run; tell the owner if this failing spell has not been told yet
+    (``internal``: the notice says the hub's operators were told). Returns whether the owner
+    was notified now."""
     state, _ = MailSyncState.objects.select_for_update().get_or_create(account=account)
     now = timezone.now()
     state.last_error = reason
     state.failing_since = state.failing_since or now
     notify = state.owner_notified_at is None
     if notify:
+        told = f" {_OPERATORS_TOLD}" if internal else ""
         notification_create(
             user=account.user,
             title=f"E-mail sync of {account.email} failed",
             message=(
-                f"The hub could not sync {account.email}: {reason} It will keep trying every "
-                f"{settings.HUB_EMAIL_SYNC_INTERVAL_SECONDS} s; you are told again only after "
-                "it has worked once."
+                f"The hub could not sync {account.email}: {reason}{told} It will try again "
+                "in a minute, then less and less often (at most once an hour) until it works, "
+                "the password is changed, or Sync now is pressed; you are told again only "
+                "after it has worked once."
             ),
             type=NotificationType.WARNING,
         )

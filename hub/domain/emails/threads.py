@@ -3,12 +3,17 @@
 In order: a thread that already carries or cites one of the message's ids (its
 ``In-Reply-To``, its ``References`` from the newest, its own Message-ID: so a reply that came
 before its parent is found by the parent) through ``hub_email_thread_ref``; else the thread of
-the same account whose normalized subject is the message's, if that thread had a message
-within :data:`SUBJECT_WINDOW` (never for empty or generic subjects like "Hi"); else a new thread.
+the same account whose normalized subject is the message's and that shares a participant with
+it other than the account's own address, if that thread had a message within
+:data:`SUBJECT_WINDOW` (never for empty or generic subjects like "Hi"): two customers who both
+write "Pricing for 20 seats" get two threads; else a new thread.
 
 The subject fallback uses the same table: a row whose ``message_id`` is
-``subject:<sha256 of the normalized subject>`` (never a Message-ID, which is always in angle
-brackets) points at the newest thread of that subject in the account.
+``subject:<sha256 of the normalized subject and one participant>`` (never a Message-ID, which
+is always in angle brackets), one per outside participant of the message (at most
+:data:`SUBJECT_PARTICIPANTS`), points at the newest thread of that subject with that
+participant in the account. An alias of the mailbox (``sales@`` delivered to it) counts as an
+outside participant: mail to it threads by subject as mail between strangers would.
 
 A thread keeps ``participants`` (the lower-cased addresses of From, To and Cc of its messages,
 each once, in order of first appearance), ``message_count``, ``last_message_at`` (the newest),
@@ -27,6 +32,8 @@ from hub.domain.emails.models import EmailAccount, EmailThread, EmailThreadRef
 
 SUBJECT_WINDOW = timedelta(days=30)
 SUBJECT_KEY_PREFIX = "subject:"
+# A message's outside participants that get a subject key (a mailing to hundreds gets no more).
+SUBJECT_PARTICIPANTS = 20
 # Subjects too common to mean "the same conversation" (compared after normalizing).
 GENERIC_SUBJECTS = frozenset(
     {
@@ -77,12 +84,30 @@ class ThreadItem:
         return [*ids, *reversed(self.references), self.message_id]
 
 
-def subject_key(subject: str) -> str | None:
-    """The thread-ref key of a subject, or None when it is too generic to thread by."""
+def subject_keys(subject: str, participants: list[str], *, own: set[str]) -> list[str]:
+    """The thread-ref keys of a subject, one per participant not in ``own`` (the account's
+    addresses); none when the subject is too generic to thread by."""
     normalized = subject_normalize(subject or "")
     if len(normalized) < 3 or normalized in GENERIC_SUBJECTS:
-        return None
-    return SUBJECT_KEY_PREFIX + hashlib.sha256(normalized.encode()).hexdigest()
+        return []
+    keys: list[str] = []
+    for address in _outside(participants, own)[:SUBJECT_PARTICIPANTS]:
+        digest = hashlib.sha256(f"{normalized}\n{address}".encode()).hexdigest()
+        keys.append(SUBJECT_KEY_PREFIX + digest)
+    return keys
+
+
+def _outside(participants: list[str], own: set[str]) -> list[str]:
+    found: list[str] = []
+    for address in participants:
+        address = (address or "").strip().lower()
+        if address and address not in own and address not in found:
+            found.append(address)
+    return found
+
+
+def _own(account: EmailAccount) -> set[str]:
+    return {a.strip().lower() for a in (account.email, account.username) if a and "@" in a}
 
 
 def threads_assign(*, account: EmailAccount, items: list[ThreadItem]) -> list[EmailThread]:
@@ -90,9 +115,10 @@ def threads_assign(*, account: EmailAccount, items: list[ThreadItem]) -> list[Em
     the ids they now carry; returns the threads touched. Run inside the batch's transaction."""
     if not items:
         return []
-    subjects = {id(item): subject_key(item.subject) for item in items}
+    own = _own(account)
+    subjects = {id(item): subject_keys(item.subject, item.participants, own=own) for item in items}
     keys = {key for item in items for key in item.cited()}
-    keys |= {key for key in subjects.values() if key}
+    keys |= {key for found in subjects.values() for key in found}
     known = dict(
         EmailThreadRef.objects.filter(account=account, message_id__in=keys).values_list(
             "message_id", "thread_id"
@@ -129,9 +155,10 @@ def threads_assign(*, account: EmailAccount, items: list[ThreadItem]) -> list[Em
             if key not in by_key:
                 by_key[key] = thread
                 new_refs[key] = thread
-        if (by_subject := subjects[id(item)]) and by_key.get(by_subject) is not thread:
-            by_key[by_subject] = thread
-            subject_refs[by_subject] = thread
+        for by_subject in subjects[id(item)]:
+            if by_key.get(by_subject) is not thread:
+                by_key[by_subject] = thread
+                subject_refs[by_subject] = thread
     existing = [t for t in touched.values() if t.pk is not None]
     EmailThread.objects.bulk_create([t for t in touched.values() if t.pk is None])
     EmailThread.objects.bulk_update(
@@ -151,16 +178,17 @@ def threads_assign(*, account: EmailAccount, items: list[ThreadItem]) -> list[Em
 
 
 def _find(
-    item: ThreadItem, by_key: dict[str, EmailThread], subject: str | None
+    item: ThreadItem, by_key: dict[str, EmailThread], subjects: list[str]
 ) -> EmailThread | None:
     for key in item.cited():
         if key in by_key:
             return by_key[key]
-    if subject and subject in by_key:
-        thread = by_key[subject]
-        if abs(item.at - thread.last_message_at) <= SUBJECT_WINDOW:
-            return thread
-    return None
+    recent = [
+        by_key[key]
+        for key in subjects
+        if key in by_key and abs(item.at - by_key[key].last_message_at) <= SUBJECT_WINDOW
+    ]
+    return max(recent, key=lambda t: t.last_message_at) if recent else None
 
 
 def _add(thread: EmailThread, item: ThreadItem) -> None:

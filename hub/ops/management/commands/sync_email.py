@@ -32,7 +32,10 @@ class Command(BaseCommand):
         finally:
             bars.close()
         if result.status == ALREADY_RUNNING:
-            raise CommandError(f"A sync of account {found.pk} is already running.")
+            raise CommandError(
+                f"A sync of account {found.pk} is already running or queued; try again when "
+                "it is over (its last run is in the admin's e-mail sync logs)."
+            )
         self._report(result)
         if result.status == SyncStatus.FAILED:
             raise CommandError(f"The sync failed: {result.error}")

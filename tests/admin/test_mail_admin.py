@@ -482,3 +482,89 @@ def test_add_pages_show_no_run_of_a_row_not_saved_yet(superuser_client, acme_row
     assert "problems in the rule now" not in html
     html = page_text(superuser_client, admin_url(EmailAccount, "add"))
     assert "No sync has run yet." in html
+
+
+# --- an e-mail queued in the console ----------------------------------------------------------
+
+
+def _email_add_data(client, account, **fields) -> dict[str, object]:
+    data = changeform_data(client.get(admin_url(Email, "add")))
+    return data | {
+        "email_account": account.pk,
+        "from_email": account.email,
+        "direction": "outbound",
+        "status": "queued",
+        "subject": "Quote for the rocket skates",
+        "body_text": "Hello Bob",
+        "body_html": '<p>Hello Bob, <a href="https://acme.test/quote">the quote</a></p>',
+        "to_emails": '["Bob Buyer <bob@customer.test>"]',
+        "message_id": "",
+        **fields,
+    }
+
+
+def test_an_email_queued_in_the_console_is_prepared_and_sent(
+    superuser_client, acme_rows, queued, send_queue, django_capture_on_commit_callbacks, settings
+):
+    settings.HUB_PUBLIC_URL = "https://hub.acme.test"
+    account = acme_rows["account"]
+    data = _email_add_data(superuser_client, account)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = superuser_client.post(admin_url(Email, "add"), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    email = Email.objects.get(subject="Quote for the rocket skates")
+    assert email.to_emails == ["bob@customer.test"]
+    assert email.message_id.startswith("<") and email.message_id.endswith("@acme.test>")
+    assert email.thread is not None and email.thread.message_count == 1
+    assert "bob@customer.test" in email.thread.participants
+    assert EmailThreadRef.objects.get(message_id=email.message_id).thread == email.thread
+    assert [link.url for link in EmailLink.objects.filter(email=email)] == [
+        "https://acme.test/quote"
+    ]
+    assert EmailDelivery.objects.get(email=email).state == "pending"
+    [message] = messages_of(queued, send_queue)
+    assert message.kwargs == {"email_id": email.pk}
+
+
+def test_a_reply_queued_in_the_console_joins_its_parents_thread(
+    superuser_client, acme_rows, queued, send_queue
+):
+    parent = acme_rows["email"]  # inbound, in the Acme thread
+    data = _email_add_data(
+        superuser_client, acme_rows["account"], reply_to=parent.pk, subject="", body_html=""
+    )
+
+    response = superuser_client.post(admin_url(Email, "add"), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    email = Email.objects.get(reply_to=parent)
+    assert email.thread == parent.thread
+    assert email.subject == "Re: Acme email"
+    assert email.in_reply_to == parent.message_id
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "error"),
+    [
+        ({"to_emails": '["Bob Buyer <bob@x>"]'}, "to_emails", "is not a valid e-mail address"),
+        ({"to_emails": '"bob@customer.test"'}, "to_emails", "To must be a list of e-mail"),
+        ({"to_emails": "[]"}, "to_emails", "needs at least one recipient"),
+        ({"message_id": "q1"}, "message_id", "“<q1>” is not a Message-ID"),
+        ({"direction": "inbound", "status": "delivered"}, "message_id", "unless the e-mail is"),
+        ({"status": "draft", "subject": ""}, "subject", "unless the e-mail is outbound"),
+    ],
+)
+def test_an_email_the_console_cannot_prepare_is_refused_on_the_form(
+    superuser_client, acme_rows, queued, send_queue, fields, field, error
+):
+    data = _email_add_data(superuser_client, acme_rows["account"], **fields)
+
+    response = superuser_client.post(admin_url(Email, "add"), data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert any(error in message for message in errors[field]), errors
+    assert not Email.objects.filter(subject="Quote for the rocket skates").exists()
+    assert messages_of(queued, send_queue) == []

@@ -1,7 +1,9 @@
-"""Sending's failures against the real aiosmtpd: retried, failed at once, never sent twice."""
+"""Sending's failures against the real aiosmtpd: retried, failed at once, never sent twice, and
+never left "sending" for good (a bad address, an unexpected error, a try that never finished)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from datetime import timedelta
@@ -10,10 +12,15 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from hub.domain.emails.delivery import email_deliver, email_deliveries_stalled, retry_delay
+from hub.domain.emails import tracking
+from hub.domain.emails.delivery import (
+    email_deliver,
+    email_deliveries_stalled,
+    email_delivery_retry,
+    retry_delay,
+)
 from hub.domain.emails.hub_models import DeliveryState, EmailDelivery
-from hub.domain.emails.models import EmailStatus
-from hub.domain.emails.sending import email_delivery_retry
+from hub.domain.emails.models import Email, EmailStatus
 from hub.domain.notifications.models import Notification
 from tests.mail.send_fixtures import queue
 
@@ -221,3 +228,108 @@ def test_an_email_of_an_account_switched_off_meanwhile_is_not_sent(imap_account,
 
     assert EmailDelivery.objects.get(email=email).last_error == "The e-mail account is not active."
     assert smtp_server.received == []
+
+
+# --- what used to leave a delivery "sending" for good -------------------------------------------
+
+
+def _written_by_hand(email, **fields) -> None:
+    """The row as the CRM, the admin or psql may leave it after it was queued."""
+    Email.objects.filter(pk=email.pk).update(**fields)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("to", "reason"),
+    [
+        (["Bob Buyer <bob@x>"], "“Bob Buyer <bob@x>” is not a valid e-mail address."),
+        ("bob@customer.test", "To must be a list of e-mail addresses, not “bob@customer.test”."),
+        ([], "The e-mail has no recipient (To)."),
+    ],
+)
+def test_a_bad_address_fails_at_once_with_the_reason(imap_account, smtp_server, alice, to, reason):
+    email = queue(imap_account)
+    _written_by_hand(email, to_emails=to)
+
+    result = email_deliver(email_id=email.id)
+
+    assert (result.outcome, result.error) == ("failed", reason)
+    assert _state(email) == (EmailStatus.FAILED, DeliveryState.FAILED, 1)
+    assert EmailDelivery.objects.get(email=email).last_error == reason
+    assert reason in Notification.objects.get(user=alice).message
+    assert smtp_server.received == []
+    assert email.id not in email_deliveries_stalled()
+
+
+@pytest.mark.django_db
+def test_a_name_with_the_address_is_sent_to_the_address(imap_account, smtp_server):
+    email = queue(imap_account)
+    _written_by_hand(email, to_emails=["Bob Buyer <bob@customer.test>"], cc_emails=["ann@x.test"])
+
+    assert email_deliver(email_id=email.id).outcome == "sent"
+
+    (received,) = smtp_server.wait_for(1)
+    assert sorted(received.rcpt_tos) == ["ann@x.test", "bob@customer.test"]
+    assert received.message["To"] == "bob@customer.test"
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_is_logged_and_retried_then_failed_at_the_maximum(
+    imap_account, smtp_server, settings, monkeypatch, caplog
+):
+    settings.HUB_EMAIL_SEND_MAX_ATTEMPTS = 2
+    settings.HUB_PUBLIC_URL = "https://hub.acme.test"
+    email = queue(imap_account, body_html='<p><a href="https://acme.test/quote">Quote</a></p>')
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the tracking rewrite broke")
+
+    monkeypatch.setattr(tracking, "html_tracked", broken)
+    caplog.set_level(logging.ERROR, logger="hub.domain.emails.delivery")
+
+    first = email_deliver(email_id=email.id)
+
+    reason = "Sending stopped on an internal error (RuntimeError)."
+    assert (first.outcome, first.error) == ("retry", reason)
+    assert _state(email) == (EmailStatus.QUEUED, DeliveryState.PENDING, 1)
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert "the tracking rewrite broke" in str(logged.exc_info[1])
+    _due_now(email)
+    last = email_deliver(email_id=email.id)
+    assert (last.outcome, last.error) == ("failed", f"{reason} (gave up after 2 tries)")
+    assert _state(email) == (EmailStatus.FAILED, DeliveryState.FAILED, 2)
+    assert smtp_server.received == []
+
+    # Mended, and sent again by hand: it goes.
+    monkeypatch.undo()
+    email_delivery_retry(email=email)
+    assert email_deliver(email_id=email.id).outcome == "sent"
+    assert len(smtp_server.wait_for(1)) == 1
+
+
+@pytest.mark.django_db
+def test_a_delivery_whose_last_try_never_finished_is_failed_not_claimed_again(
+    imap_account, smtp_server, settings, alice
+):
+    settings.HUB_EMAIL_SEND_MAX_ATTEMPTS = 3
+    email = queue(imap_account)
+    # The worker of the third try was killed mid-send: its claim ran out, the row says sending.
+    EmailDelivery.objects.filter(email=email).update(
+        state=DeliveryState.SENDING,
+        attempts=3,
+        claimed_until=timezone.now() - timedelta(minutes=2),
+        last_error="451 4.3.0 Try again later",
+    )
+    assert email_deliveries_stalled() == [email.id]
+
+    result = email_deliver(email_id=email.id)
+
+    assert result.outcome == "failed"
+    assert result.error == (
+        "Gave up after 3 tries: the last did not finish. Before that: 451 4.3.0 Try again later"
+    )
+    assert _state(email) == (EmailStatus.FAILED, DeliveryState.FAILED, 3)
+    assert smtp_server.received == []
+    assert Notification.objects.filter(user=alice).count() == 1
+    assert email_deliveries_stalled() == []
+    assert email_deliver(email_id=email.id).outcome == "skipped"

@@ -1,5 +1,6 @@
 """The SMTP client against real aiosmtpd servers: STARTTLS, implicit TLS, a certificate that
-does not verify, a recipient refused among others, and the MIME message it builds."""
+does not verify, no TLS at all (the password is not sent), a recipient refused among others,
+an address that is not one, and the MIME message it builds."""
 
 from __future__ import annotations
 
@@ -83,7 +84,13 @@ class Handler:
         return "250 OK"
 
 
+# Every login a test server was offered: (login, password).
+LOGINS: list[tuple[str, str]] = []
+
+
 def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    if isinstance(auth_data, LoginPassword):
+        LOGINS.append((auth_data.login.decode(), auth_data.password.decode()))
     ok = isinstance(auth_data, LoginPassword) and (
         auth_data.login.decode(),
         auth_data.password.decode(),
@@ -97,11 +104,12 @@ def _server_context(certificate) -> ssl.SSLContext:
     return context
 
 
-def _start(handler: Handler, **options) -> Iterator[int]:
+def _start(handler: Handler, host: str = "127.0.0.1", **options) -> Iterator[int]:
     port = _free_port()
+    LOGINS.clear()
     controller = Controller(
         handler,
-        hostname="127.0.0.1",
+        hostname=host,
         port=port,
         authenticator=_authenticate,
         auth_required=True,
@@ -136,6 +144,23 @@ def plain_port(handler) -> Iterator[int]:
     yield from _start(handler, auth_require_tls=False)
 
 
+def _outside_host() -> tuple[str, str]:
+    """A name for this machine that is not a loopback name or address, and the address it
+    resolves to: the client cannot tell that the server is this machine."""
+    name = socket.gethostname()
+    if smtp.is_loopback(name):
+        raise AssertionError(f"the machine's name {name!r} is a loopback name")
+    return name, socket.gethostbyname(name)
+
+
+@pytest.fixture
+def outside_plain(handler) -> Iterator[tuple[str, int]]:
+    """A server without TLS that the client reaches by a name that is not loopback."""
+    name, address = _outside_host()
+    for port in _start(handler, host=address, auth_require_tls=False):
+        yield name, port
+
+
 @pytest.fixture
 def implicit_tls_port(handler, certificate, monkeypatch) -> Iterator[int]:
     """A server speaking TLS from the first byte, on the port the client treats as 465."""
@@ -158,8 +183,9 @@ def _mail(**fields) -> OutgoingMail:
     return OutgoingMail(**(defaults | fields))
 
 
-def _server(port: int, password: str = PASSWORD) -> SmtpServer:
-    return SmtpServer(host="127.0.0.1", port=port, username=LOGIN, password=password, timeout=5)
+def _server(port: int, password: str = PASSWORD, **fields) -> SmtpServer:
+    values = {"host": "127.0.0.1", "username": LOGIN, "password": password, "timeout": 5}
+    return SmtpServer(port=port, **(values | fields))
 
 
 def test_starttls_is_used_when_offered_and_the_login_follows_it(
@@ -274,3 +300,114 @@ def test_a_recipient_refused_among_others_is_noted_and_the_rest_get_it(
     assert delivery.last_error == (
         "Not delivered to: nobody@client.test (550 5.1.1 No such user here)"
     )
+
+
+# --- no TLS: the password is not sent -----------------------------------------------------------
+
+
+def test_a_server_without_tls_never_gets_the_password(outside_plain, handler):
+    host, port = outside_plain
+
+    with pytest.raises(SmtpError) as refused:
+        smtp_send(server=_server(port, host=host), mail=_mail())
+
+    assert refused.value.permanent
+    assert str(refused.value) == (
+        f"The mail server {host}:{port} offers no TLS (STARTTLS); the password was not sent. "
+        "Use the server's TLS port (465 or 587 with STARTTLS)."
+    )
+    assert LOGINS == [] and handler.messages == []
+    with pytest.raises(SmtpError, match="offers no TLS"):
+        smtp.smtp_login_check(server=_server(port, host=host))
+    assert LOGINS == []
+
+
+def test_plaintext_is_allowed_when_the_setting_says_so(outside_plain, handler):
+    host, port = outside_plain
+
+    smtp_send(server=_server(port, host=host, allow_plaintext=True), mail=_mail())
+
+    assert LOGINS == [(LOGIN, PASSWORD)]
+    assert len(handler.messages) == 1
+
+
+def test_without_a_login_there_is_no_password_to_protect(outside_plain, handler):
+    host, port = outside_plain
+    server = SmtpServer(host=host, port=port, username="", password="", timeout=5)
+
+    with pytest.raises(SmtpError, match="530"):  # this server wants a login: it refuses, not us
+        smtp_send(server=server, mail=_mail())
+    assert LOGINS == []
+
+
+def test_loopback_servers_may_go_without_tls(plain_port, handler):
+    assert smtp.smtp_login_check(server=_server(plain_port)) == "no TLS"
+    assert LOGINS == [(LOGIN, PASSWORD)]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.3.2.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("mail.localhost", True),
+        ("localhost.attacker.test", False),
+        ("127.0.0.1.nip.io", False),
+        ("10.0.0.1", False),
+        ("smtp.acme.test", False),
+        ("", False),
+    ],
+)
+def test_what_counts_as_loopback(host, loopback):
+    assert smtp.is_loopback(host) is loopback
+
+
+@pytest.mark.django_db
+def test_the_delivery_fails_for_good_and_says_why(outside_plain, handler, acme, alice, settings):
+    host, port = outside_plain
+    account = email_account_create(
+        company=acme,
+        user=alice,
+        email=LOGIN,
+        provider="smtp",
+        username=LOGIN,
+        password=PASSWORD,
+        smtp_host=host,
+        smtp_port=port,
+    )
+    refused, allowed = queue(account, subject="Refused"), queue(account, subject="Allowed")
+
+    assert email_deliver(email_id=refused.id).outcome == "failed"
+    assert "offers no TLS (STARTTLS); the password was not sent" in (
+        EmailDelivery.objects.get(email=refused).last_error
+    )
+    settings.HUB_EMAIL_ALLOW_PLAINTEXT_LOGIN = True
+    assert email_deliver(email_id=allowed.id).outcome == "sent"
+    assert LOGINS == [(LOGIN, PASSWORD)] and len(handler.messages) == 1
+
+
+# --- addresses that are not addresses -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"to": ["Bob Buyer <bob@x>"]}, "“Bob Buyer <bob@x>” is not an e-mail address."),
+        ({"to": "bob@customer.test"}, "To must be a list of e-mail addresses"),
+        ({"cc": ["ann@client.test", "nobody"]}, "“nobody” is not an e-mail address."),
+        ({"bcc": ["a@b.test\r\nX: y"]}, "is not an e-mail address."),
+        ({"in_reply_to": "<a@b.test>\r\nBcc: x@evil.test"}, "The e-mail could not be written"),
+    ],
+)
+def test_what_cannot_be_written_is_a_permanent_failure_before_connecting(fields, reason):
+    closed = _free_port()  # nothing listens: the message is refused before any connection
+
+    with pytest.raises(SmtpError) as failed:
+        smtp_send(server=_server(closed), mail=_mail(**fields))
+
+    assert failed.value.permanent
+    assert reason in str(failed.value)

@@ -2,13 +2,19 @@
 
 An account's ``password`` and ``oauth_token`` columns hold Fernet tokens. The console never
 renders them, neither the token nor what it decrypts to: the form has write-only fields that
-replace a credential when filled in and leave it untouched otherwise.
+replace a credential when filled in and leave it untouched otherwise. Changing an account's
+servers or login needs its password typed again, and on someone else's account only a
+superuser or a CEO of the company may change them (``email_account_update``).
+
+An outbound e-mail added here as ``queued`` is prepared and sent as the hub's own mail
+(``email_queued_adopt``): plain addresses, a Message-ID if none is typed, its thread, tracking.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -19,22 +25,32 @@ from hub.console.admin.base import (
     ScopedTabularInline,
     adopt,
 )
-from hub.console.admin.mail import AccountSyncMixin, EmailDeliveryMixin, RuleProblemsMixin
+from hub.console.admin.mail import (
+    AccountSyncMixin,
+    EmailDeliveryMixin,
+    EmailForm,
+    RuleProblemsMixin,
+)
 from hub.domain.authentication.models import CustomerCompany
-from hub.domain.emails.crypto import credential_encrypt
 from hub.domain.emails.models import (
+    Direction,
     Email,
     EmailAccount,
     EmailAttachment,
     EmailRule,
+    EmailStatus,
     EmailSyncLog,
     EmailTemplate,
     EmailThread,
     EmailTracking,
 )
+from hub.domain.emails.sending import email_queued_adopt
 from hub.domain.emails.services import (
+    GUARDED_FIELDS,
+    email_account_change_check,
+    email_account_changed,
     email_account_create,
-    email_account_set_password,
+    email_account_update,
     email_store,
     email_thread_create,
 )
@@ -48,7 +64,8 @@ class EmailAccountForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
-        help_text="Stored encrypted. Leave empty to keep the current password.",
+        help_text="Stored encrypted. Leave empty to keep the current password; required when "
+        "the servers or the login change.",
     )
     new_oauth_token = forms.CharField(
         label="New OAuth token",
@@ -76,11 +93,22 @@ class EmailAccountForm(forms.ModelForm):
             "is_default",
             "sync_enabled",
         )
+        help_texts = {
+            "imap_port": "993 (the default): TLS from the start. Any other port must offer "
+            "STARTTLS, or the password is not sent (except to this machine).",
+            "smtp_port": "465: TLS from the start. Any other port (587, the default) must offer "
+            "STARTTLS, or the password is not sent (except to this machine).",
+        }
+
+    # Who fills in the form: set by the admin (EmailAccountAdmin.get_form).
+    by = None
 
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None and not cleaned.get("new_password"):
             self.add_error("new_password", "A new account needs its password.")
+        if self.instance.pk is not None:
+            self._check_change(cleaned)
         company, user = cleaned.get("company"), cleaned.get("user")
         if (
             company is not None
@@ -91,6 +119,21 @@ class EmailAccountForm(forms.ModelForm):
         if cleaned.get("new_oauth_token") and cleaned.get("clear_oauth_token"):
             self.add_error("clear_oauth_token", "Either give a new token or remove it, not both.")
         return cleaned
+
+    def _check_change(self, cleaned) -> None:
+        changes = {name: cleaned[name] for name in GUARDED_FIELDS if name in cleaned}
+        changed = email_account_changed(account=self.instance, changes=changes)
+        try:
+            email_account_change_check(
+                account=self.instance,
+                by=self.by,
+                changed=changed,
+                password=bool(cleaned.get("new_password")),
+            )
+        except PermissionDenied as error:
+            self.add_error(None, str(error))
+        except ValidationError as error:
+            self.add_error("new_password", error.message_dict["password"])
 
 
 sensitive_credentials = method_decorator(
@@ -122,7 +165,7 @@ class EmailAccountAdmin(AccountSyncMixin, ScopedModelAdmin):
     autocomplete_fields = ("user",)
     readonly_fields = ("last_sync", *AccountSyncMixin.sync_fields, "password_state", "oauth_state")
     current_user_fields = ("user",)
-    actions = ("sync_now",)
+    actions = ("sync_now", "test_connection")
     fieldsets = (
         (None, {"fields": ("company", "user", "email", "provider", "username")}),
         ("Servers", {"fields": ("imap_host", "imap_port", "smtp_host", "smtp_port")}),
@@ -172,6 +215,11 @@ class EmailAccountAdmin(AccountSyncMixin, ScopedModelAdmin):
             lookup, value, request
         )
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.by = request.user  # a class made for this request
+        return form
+
     @sensitive_credentials
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
@@ -198,13 +246,20 @@ class EmailAccountAdmin(AccountSyncMixin, ScopedModelAdmin):
             )
             adopt(obj, account)
             return
+        changes = {
+            name: form.cleaned_data[name]
+            for name in EmailAccountForm.Meta.fields
+            if name in form.cleaned_data
+        }
         if new_oauth_token:
-            obj.oauth_token = credential_encrypt(new_oauth_token)
+            changes["oauth_token"] = new_oauth_token
         elif form.cleaned_data.get("clear_oauth_token"):
-            obj.oauth_token = None
-        obj.save()
-        if new_password:
-            email_account_set_password(account=obj, password=new_password)
+            changes["oauth_token"] = None
+        # The stored row is the service's to change: the form has already set obj's fields.
+        account = email_account_update(
+            account=obj, by=request.user, password=new_password or None, **changes
+        )
+        adopt(obj, account)
 
 
 class EmailThreadForm(forms.ModelForm):
@@ -297,6 +352,7 @@ class EmailAttachmentInline(ReadOnlyInlineMixin, ScopedTabularInline):
 
 @admin.register(Email)
 class EmailAdmin(EmailDeliveryMixin, ScopedModelAdmin):
+    form = EmailForm
     company_path = "email_account__company"
     list_display = (
         "subject",
@@ -345,7 +401,14 @@ class EmailAdmin(EmailDeliveryMixin, ScopedModelAdmin):
             for name in form.cleaned_data
             if name not in ("email_account", "thread")
         }
-        adopt(obj, email_store(account=obj.email_account, thread=obj.thread, **fields))
+        email = email_store(account=obj.email_account, thread=obj.thread, **fields)
+        if (email.direction, email.status) == (Direction.OUTBOUND, EmailStatus.QUEUED):
+            # Importing the send actor's module connects it to the domain's queue (as "Retry
+            # now" does): done on this save only, not in every web process that loads the admin.
+            import hub.workers.mail_send  # noqa: F401
+
+            email_queued_adopt(email=email)
+        adopt(obj, email)
 
 
 @admin.register(EmailAttachment)

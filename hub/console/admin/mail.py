@@ -1,8 +1,10 @@
 """Console pages for the mail engine's own tables (``hub_email_*``), and what the pages of
 ``emails.py`` show of them (an account's sync, an e-mail's delivery, a rule's problems).
 
-The tables are the engine's bookkeeping, so they are read-only here, with two deliberate
-exceptions: a folder cursor can be reset ("Resync folder": the next sync reads the folder again
+An account's "Test connection" logs in to its servers and says how it went, nothing more. An
+e-mail added in the console as outbound and queued is checked like the hub's own
+(:class:`EmailForm`). The tables are the engine's bookkeeping, so they are read-only here, with
+two deliberate exceptions: a folder cursor can be reset ("Resync folder": the next sync reads the folder again
 from the sync window, without duplicates), and a failed delivery can be sent again ("Retry
 now"). Each row reaches its company through its account, e-mail or rule.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from hub.console.admin.base import ReadOnlyAdminMixin, ScopedModelAdmin
+from hub.domain.emails.delivery import email_delivery_retry
 from hub.domain.emails.models import (
     DeliveryState,
     Direction,
@@ -29,20 +33,23 @@ from hub.domain.emails.models import (
     EmailLink,
     EmailRule,
     EmailRuleProblem,
+    EmailStatus,
     EmailSyncLog,
     EmailThreadRef,
     MailFolderCursor,
     MailSyncState,
 )
 from hub.domain.emails.rule_schema import rule_problems
-from hub.domain.emails.sending import email_delivery_retry
+from hub.domain.emails.sending import email_queued_clean
+from hub.domain.emails.services import email_account_connection_test
 
 WHEN = "%Y-%m-%d %H:%M"
+CONNECTION_TESTS_AT_ONCE = 5
 
 
 class AccountSyncMixin:
     """The e-mail account admin's sync: the last run in the list, the last log and the error
-    the owner was told of on the page, and the "Sync now" action."""
+    the owner was told of on the page, and the "Sync now" and "Test connection" actions."""
 
     sync_fields = ("last_sync_log", "sync_error")
 
@@ -114,6 +121,22 @@ class AccountSyncMixin:
                 messages.WARNING,
             )
 
+    @admin.action(description="Test connection (log in to IMAP and SMTP)", permissions=["sync"])
+    def test_connection(self, request, queryset) -> None:
+        # Each test may wait for two servers' timeouts: a few mailboxes per click.
+        chosen = list(queryset.order_by("email")[:CONNECTION_TESTS_AT_ONCE])
+        for account in chosen:
+            checks = email_account_connection_test(account=account)
+            level = messages.SUCCESS if all(c.ok for c in checks) else messages.ERROR
+            text = " ".join(check.text for check in checks)
+            self.message_user(request, f"{account.email}: {text}", level)  # type: ignore[attr-defined]
+        if queryset.count() > len(chosen):
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"Only the first {len(chosen)} mailboxes were tested: select fewer at a time.",
+                messages.WARNING,
+            )
+
 
 class EmailDeliveryMixin:
     """The e-mail admin's delivery: its state in the list, its last error on the page."""
@@ -129,6 +152,45 @@ class EmailDeliveryMixin:
     def delivery_error(self, email: Email) -> str:
         delivery = _delivery(email)
         return delivery.last_error if delivery is not None and delivery.last_error else "None."
+
+
+class EmailForm(forms.ModelForm):
+    """An e-mail added as outbound and ``queued`` is checked and completed as the hub's own
+    (``email_queued_clean``): a Message-ID made when none is typed, a reply's subject."""
+
+    # Filled in for an e-mail to send; required of the others.
+    completed = {
+        "message_id": "Leave empty for an outbound e-mail to send: the hub makes one.",
+        "subject": "May be left empty for a reply to send: it becomes “Re: …”.",
+    }
+
+    class Meta:
+        model = Email
+        fields = "__all__"  # noqa: DJ007 - the admin decides which fields it shows
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, help_text in self.completed.items():
+            if self.instance.pk is None and name in self.fields:
+                self.fields[name].required = False
+                self.fields[name].help_text = help_text
+
+    def clean(self):
+        cleaned = super().clean()
+        account = cleaned.get("email_account")
+        if self.instance.pk is not None or account is None:
+            return cleaned
+        to_send = (Direction.OUTBOUND, EmailStatus.QUEUED)
+        if (cleaned.get("direction"), cleaned.get("status")) == to_send:
+            try:
+                cleaned.update(email_queued_clean(account=account, values=cleaned))
+            except ValidationError as error:
+                self.add_error(None, error)
+            return cleaned
+        for name in self.completed:
+            if name in self.fields and not cleaned.get(name):
+                self.add_error(name, "Required, unless the e-mail is outbound and queued.")
+        return cleaned
 
 
 class RuleProblemsMixin:

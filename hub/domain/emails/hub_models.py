@@ -110,6 +110,8 @@ class EmailDelivery(models.Model):
 
     class Meta:
         db_table = "hub_email_delivery"
+        verbose_name = "e-mail delivery"
+        verbose_name_plural = "e-mail deliveries"
         constraints = [choices_check("hub_email_delivery", "state", DeliveryState)]
 
     def __str__(self) -> str:

@@ -1,19 +1,23 @@
 """Sending over SMTP (``smtplib``): the MIME message of an outgoing e-mail and one error type.
 
 Port 465 speaks TLS from the first byte (``SMTP_SSL``); any other port starts in clear and
-upgrades with ``STARTTLS`` when the server offers it. Nothing outside this module knows
-``smtplib``: callers hand over an :class:`OutgoingMail` and see :class:`SmtpError`, whose
-``permanent`` says whether sending again can help (a 5xx refusal, a refused login) or not yet
+upgrades with ``STARTTLS``. A server that offers neither never gets the password: the login is
+refused here unless the host is on loopback or ``SmtpServer.allow_plaintext`` says so (the
+setting ``HUB_EMAIL_ALLOW_PLAINTEXT_LOGIN``). Nothing outside this module knows ``smtplib``:
+callers hand over an :class:`OutgoingMail` and see :class:`SmtpError`, whose ``permanent``
+says whether sending again cannot help (a 5xx refusal, a refused login, a bad address) or may
 (a 4xx, a refused connection, a timeout).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
 import socket
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -46,6 +50,8 @@ class SmtpServer:
     username: str
     password: str = field(repr=False)
     timeout: float = 30.0
+    # Log in without TLS to a server that offers none (loopback hosts always may).
+    allow_plaintext: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,12 +77,32 @@ class OutgoingMail:
 
 
 def mail_message(mail: OutgoingMail) -> EmailMessage:
-    """The MIME message: text, and the HTML as its alternative when there is one."""
+    """The MIME message: text, and the HTML as its alternative when there is one.
+
+    Raises a permanent :class:`SmtpError` when an address is not a plain e-mail address or a
+    header cannot be written.
+    """
+    try:
+        return _message(mail)
+    except SmtpError:
+        raise
+    except (ValueError, TypeError, HeaderParseError) as error:
+        # ValueError covers the email package's header defects; never the message's text.
+        raise SmtpError(
+            f"The e-mail could not be written ({type(error).__name__}: {_one_line(str(error))[:_REPLY_CHARS]}).",
+            permanent=True,
+        ) from None
+
+
+def _message(mail: OutgoingMail) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = Address(display_name=_one_line(mail.sender_name), addr_spec=mail.sender)
-    message["To"] = [Address(addr_spec=address) for address in mail.to]
+    message["From"] = Address(
+        display_name=_one_line(mail.sender_name), addr_spec=_addr_spec(mail.sender)
+    )
+    message["To"] = _addresses(mail.to, "To")
     if mail.cc:
-        message["Cc"] = [Address(addr_spec=address) for address in mail.cc]
+        message["Cc"] = _addresses(mail.cc, "Cc")
+    _addresses(mail.bcc, "Bcc")  # checked only: Bcc is never a header
     message["Subject"] = _one_line(mail.subject)
     message["Date"] = format_datetime(mail.date)
     message["Message-ID"] = mail.message_id
@@ -99,7 +125,7 @@ def smtp_send(
     nothing after (a failed ``QUIT``) is reported as a failure: that would send it twice.
     """
     context = ssl_context or ssl.create_default_context()
-    message = mail_message(mail)
+    message = mail_message(mail)  # before connecting: a bad address needs no server
     client = _connect(server, context)
     try:
         _start(client, server, context)
@@ -111,6 +137,53 @@ def smtp_send(
     finally:
         _quit(client)
     return {rcpt: _reply(code, text) for rcpt, (code, text) in refused.items()}
+
+
+def smtp_login_check(*, server: SmtpServer, ssl_context: ssl.SSLContext | None = None) -> str:
+    """Connect and log in, sending nothing; return how the connection is protected
+    ("implicit TLS", "STARTTLS" or "no TLS"). Raises :class:`SmtpError` as :func:`smtp_send`."""
+    context = ssl_context or ssl.create_default_context()
+    client = _connect(server, context)
+    try:
+        return _start(client, server, context)
+    except (smtplib.SMTPException, OSError) as error:
+        raise _error(error, server) from None
+    finally:
+        _quit(client)
+
+
+def _addr_spec(address: object) -> str:
+    if not isinstance(address, str):
+        raise SmtpError(f"“{address}” is not an e-mail address.", permanent=True)
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, HeaderParseError):
+        parsed = None
+    if parsed is None or not parsed.domain or parsed.addr_spec != address:
+        raise SmtpError(
+            f"“{_one_line(address)[:_REPLY_CHARS]}” is not an e-mail address.", permanent=True
+        )
+    return address
+
+
+def _addresses(addresses: object, header: str) -> list[Address]:
+    if isinstance(addresses, str) or not isinstance(addresses, list | tuple):
+        raise SmtpError(
+            f"{header} must be a list of e-mail addresses, not “{_one_line(str(addresses))[:_REPLY_CHARS]}”.",
+            permanent=True,
+        )
+    return [Address(addr_spec=_addr_spec(address)) for address in addresses]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (a loopback address or ``localhost``)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _connect(server: SmtpServer, context: ssl.SSLContext) -> smtplib.SMTP:
@@ -130,13 +203,25 @@ def _connect(server: SmtpServer, context: ssl.SSLContext) -> smtplib.SMTP:
         raise _error(error, server) from None
 
 
-def _start(client: smtplib.SMTP, server: SmtpServer, context: ssl.SSLContext) -> None:
+def _start(client: smtplib.SMTP, server: SmtpServer, context: ssl.SSLContext) -> str:
     client.ehlo()
-    if not isinstance(client, smtplib.SMTP_SSL) and client.has_extn("starttls"):
+    if isinstance(client, smtplib.SMTP_SSL):
+        protection = "implicit TLS"
+    elif client.has_extn("starttls"):
         client.starttls(context=context)
         client.ehlo()
+        protection = "STARTTLS"
+    else:
+        protection = "no TLS"
+        if server.username and not (server.allow_plaintext or is_loopback(server.host)):
+            raise SmtpError(
+                f"The mail server {server.host}:{server.port} offers no TLS (STARTTLS); the "
+                "password was not sent. Use the server's TLS port (465 or 587 with STARTTLS).",
+                permanent=True,
+            )
     if server.username:
         client.login(server.username, server.password)
+    return protection
 
 
 def _quit(client: smtplib.SMTP) -> None:

@@ -14,4 +14,11 @@ urlpatterns = [
     path("console/events/", views.event_log, name="events"),
     path("console/inbox/", inbox.inbox, name="inbox"),
     path("console/inbox/<int:thread_id>/", inbox.thread, name="inbox-thread"),
+    path("console/inbox/<int:thread_id>/reply/", inbox.reply, name="inbox-reply"),
+    path("console/inbox/compose/", inbox.compose, name="inbox-compose"),
+    path(
+        "console/inbox/attachments/<int:attachment_id>/",
+        inbox.attachment,
+        name="inbox-attachment",
+    ),
 ]

@@ -1,8 +1,10 @@
-"""The inbox in a real browser: new mail appears live, at the top, without a reload."""
+"""The inbox in a real browser: new mail appears live, at the top, without a reload; opening a
+thread reads it; a reply is queued."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import cast
 
@@ -13,6 +15,7 @@ from playwright.sync_api import expect
 
 from hub.domain.authentication.models import User
 from hub.domain.authentication.services import company_user_add
+from hub.domain.emails.models import Email, EmailThread
 from hub.domain.emails.services import email_store, email_thread_create
 from tests import factories
 from tests.live.conftest import database_url
@@ -151,3 +154,65 @@ def test_another_users_thread_is_not_found(live_hub, open_page):
     page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}", colleague)
     response = page.goto(f"/console/inbox/{thread.id}/")
     assert response is not None and response.status == 404
+
+
+def test_opening_a_thread_clears_its_unread_mark_and_a_reply_shows_queued(live_hub, open_page):
+    acme = factories.CompanyFactory(timezone="America/Los_Angeles")
+    owner = member(acme, "sales_manager")
+    account = factories.EmailAccountFactory(
+        company=acme, user=owner, email="owner@acme.test", smtp_host="smtp.mail.test"
+    )
+    now = timezone.now()
+    question = conversation(account, "Delivery date?", now - timedelta(hours=1))
+    read = conversation(account, "Old news", now - timedelta(hours=2))
+    EmailThread.objects.filter(pk=read.pk).update(is_read=True)
+
+    base = f"http://127.0.0.1:{live_hub.ports[0]}"
+    page = open_page(base, owner)
+    page.goto("/console/inbox/")
+    expect(page.locator("#hub-status")).to_have_attribute(
+        "data-status", "live", timeout=10 * SECONDS
+    )
+    badge = page.locator("#inbox-unread")
+    row = page.locator(f'tr[data-thread-id="{question.id}"]')
+    expect(badge).to_have_text("1 unread")
+    expect(row).to_have_attribute("data-unread", "true")
+    expect(row.locator('[data-field="time"]')).to_have_text(re.compile(r" P[SD]T$"))
+
+    # New mail arrives live: the badge counts it at once, in the company's time zone.
+    fresh = conversation(account, "Brand new", timezone.now(), address="zoe@new.test")
+    fresh_row = page.locator(f'tr[data-thread-id="{fresh.id}"]')
+    expect(fresh_row).to_have_attribute("data-unread", "true", timeout=10 * SECONDS)
+    expect(fresh_row.locator('[data-field="time"]')).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d P[SD]T$")
+    )
+    expect(badge).to_have_text("2 unread")
+
+    # Opening the conversation reads it; back in the list it is read, and counted so.
+    row.locator('[data-field="subject"]').click()
+    expect(page).to_have_url(f"{base}/console/inbox/{question.id}/")
+    page.go_back()
+    expect(row).to_have_attribute("data-unread", "false", timeout=10 * SECONDS)
+    expect(badge).to_have_text("1 unread")
+
+    # A reply from the thread's page is queued and shown so.
+    row.locator('[data-field="subject"]').click()
+    expect(page.locator("#id_to")).to_have_value("ann@client.test")
+    page.fill("#id_body", "It ships on Monday.\n\nOwner")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page).to_have_url(f"{base}/console/inbox/{question.id}/")
+    expect(page.locator(".messages")).to_contain_text("Your reply is queued")
+    last = page.locator("#messages > li").last
+    expect(last).to_have_attribute("data-direction", "outbound")
+    expect(last.locator(".delivery")).to_have_text("queued")
+    expect(last).to_contain_text("It ships on Monday.")
+    reply = Email.objects.get(thread=question, direction="outbound")
+    parent = Email.objects.get(thread=question, direction="inbound")
+    assert reply.in_reply_to == parent.message_id and reply.status == "queued"
+
+    # A reply with a bad address stays on the page with the error next to the field.
+    page.fill("#id_to", "ann@")
+    page.fill("#id_body", "Again")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("#reply .errorlist")).to_contain_text("is not a valid e-mail address")
+    assert Email.objects.filter(thread=question, direction="outbound").count() == 1

@@ -113,7 +113,9 @@ def test_seeds_two_believable_tenants():
 
 def test_template_uses_the_documented_variables():
     seed()
-    template = EmailTemplate.objects.get(company__company_name="Northwind Traders")
+    template = EmailTemplate.objects.get(
+        company__company_name="Northwind Traders", name="Proposal follow-up"
+    )
     deal = Deal.objects.filter(company=template.company).first()
     context = {  # the documented variables (SCHEMA.md) plus a custom one
         "company_name": template.company.company_name,

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Substr
 
 from hub.domain.authentication.models import User
 from hub.domain.authentication.selectors import memberships_active
-from hub.domain.emails.models import Email, EmailAccount, EmailThread
+from hub.domain.emails.models import (
+    Direction,
+    Email,
+    EmailAccount,
+    EmailAttachment,
+    EmailTemplate,
+    EmailThread,
+)
 from hub.domain.events.payloads import email_snippet
 
 # Characters of a body read to make a snippet (the snippet folds whitespace, then shortens).
@@ -35,6 +42,12 @@ def inbox_accounts(*, user: User) -> QuerySet[EmailAccount]:
     return EmailAccount.objects.filter(user=user, company_id__in=companies).order_by("email", "id")
 
 
+def inbox_time_zone(*, user: User) -> str | None:
+    """The time zone of the companies of the user's accounts, when they all have the same."""
+    zones = set(inbox_accounts(user=user).values_list("company__timezone", flat=True))
+    return zones.pop() if len(zones) == 1 else None
+
+
 def inbox_threads(*, user: User, account_id: int | None = None) -> QuerySet[EmailThread]:
     """The user's threads, newest first, with the records they are linked to."""
     accounts = inbox_accounts(user=user)
@@ -52,13 +65,55 @@ def inbox_thread_get(*, user: User, thread_id: int) -> EmailThread | None:
     return inbox_threads(user=user).filter(pk=thread_id).first()
 
 
+def inbox_unread_count(*, user: User, account_id: int | None = None) -> int:
+    """How many of the user's threads are unread."""
+    return inbox_threads(user=user, account_id=account_id).filter(is_read=False).count()
+
+
 def inbox_thread_messages(*, thread: EmailThread) -> QuerySet[Email]:
-    """The thread's messages, oldest first, with their attachments."""
+    """The thread's messages, oldest first, with their attachments and, for mail the hub sends,
+    its delivery's state and last error (``delivery_state``, ``delivery_error``; None when
+    the message has no delivery row)."""
     return (
         Email.objects.filter(thread=thread)
-        .annotate(at=Coalesce("sent_at", "created_at"))
+        .annotate(
+            at=Coalesce("sent_at", "created_at"),
+            delivery_state=F("delivery__state"),
+            delivery_error=F("delivery__last_error"),
+        )
         .prefetch_related("attachments")
         .order_by("at", "id")
+    )
+
+
+def inbox_last_inbound(*, thread: EmailThread) -> Email | None:
+    """The thread's newest message from someone else: what a reply answers."""
+    return (
+        Email.objects.filter(thread=thread, direction=Direction.INBOUND)
+        .annotate(at=Coalesce("sent_at", "created_at"))
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
+def inbox_templates(*, user: User, company_id: int | None = None) -> QuerySet[EmailTemplate]:
+    """The active templates of the companies of the user's accounts (or of one of them)."""
+    companies = inbox_accounts(user=user).values("company_id")
+    templates = EmailTemplate.objects.filter(company_id__in=companies, is_active=True)
+    if company_id is not None:
+        templates = templates.filter(company_id=company_id)
+    return templates.select_related("company").order_by("name", "id")
+
+
+def inbox_attachment_get(*, user: User, attachment_id: int) -> EmailAttachment | None:
+    """The attachment if its message is in one of the user's threads, else None."""
+    return (
+        EmailAttachment.objects.filter(
+            pk=attachment_id,
+            email__thread__email_account__in=inbox_accounts(user=user).values("pk"),
+        )
+        .select_related("email")
+        .first()
     )
 
 

@@ -344,3 +344,51 @@ NOTIFICATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 # fmt: on
+
+
+# --- the company console login's own mailbox (the staff CEO of the first tenant) -------------
+
+
+@dataclass(frozen=True)
+class MailboxThreadSpec:
+    subject: str
+    category: str
+    about: tuple[str, int]  # ("lead" | "deal" | "customer", index in the tenant's spec)
+    hours_ago: float  # of the last message; earlier ones a few hours apart
+    messages: tuple[tuple[str, str], ...]  # (direction, body), oldest first
+    unread: bool = False  # the inbound messages after our last one wait to be read
+    attachment: tuple[str, str, str] | None = None  # (file name, type, content) on the last
+
+
+# fmt: off
+CEO_MAILBOX = (
+    MailboxThreadSpec("Field tablets: contract terms", ThreadCategory.DEAL, ("deal", 8), 20, (
+        (Direction.INBOUND, "Hi Nancy,\n\nOur legal team is fine with the draft. One open point: can the three years of support start at go-live rather than at delivery?"),
+        (Direction.OUTBOUND, "Hi George,\n\nYes, support can start at go-live. Janet will send the updated contract by Friday."),
+        (Direction.INBOUND, "Perfect, thank you. We plan to sign next week."),
+    )),
+    MailboxThreadSpec("Check-in kiosks for six airports", ThreadCategory.LEAD, ("lead", 7), 3, (
+        (Direction.INBOUND, "Hello,\n\nWe are replacing the check-in kiosks at six regional airports this year. Do you supply kiosks with card and passport readers? A rough price per unit would help us plan."),
+        (Direction.INBOUND, "One more detail: the kiosks have to fit our existing counters, which are 60 cm deep."),
+    ), unread=True),
+    MailboxThreadSpec("Store list for the spring openings", ThreadCategory.CUSTOMER, ("customer", 0), 1, (
+        (Direction.OUTBOUND, "Hi Maria,\n\nCould you send us the list of your new stores with their opening dates? Then we can plan the deliveries."),
+        (Direction.INBOUND, "Hi Nancy,\n\nAttached is the list of our new stores with their opening dates and how many terminals each needs. Could your team confirm the delivery dates?"),
+    ), unread=True, attachment=(
+        "spring-openings.csv", "text/csv",
+        "store,city,opening,terminals\nAlfreds Mitte,Berlin,March 3,4\nAlfreds Hafen,Hamburg,March 24,3\nAlfreds Altstadt,Munich,April 14,5\n",
+    )),
+    MailboxThreadSpec("Kiosk rollout: who leads it?", ThreadCategory.DEAL, ("deal", 10), 28, (
+        (Direction.INBOUND, "Hi Nancy,\n\nThanks again for the quick turnaround on the order. Who will be our contact for the kiosk rollout?"),
+        (Direction.OUTBOUND, "Hi Victor,\n\nRobert King leads the rollout. He will call you on Monday to plan the kick-off with your branch managers."),
+    )),
+)
+
+# A template a reply can use as it is: only the variables the hub fills itself.
+REPLY_TEMPLATE = (
+    "Thanks for your enquiry",
+    "Re: your enquiry",
+    "Hi {{customer_name}},\n\nThank you for getting in touch. I have passed your message to our "
+    "sales team; they will reply within one working day.\n\nBest regards,\n{{user_name}}\n{{company_name}}",
+)
+# fmt: on

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
@@ -32,6 +33,7 @@ from hub.ops.demo.data import (
     TEAM_PASSWORD,
     TENANTS,
 )
+from hub.ops.demo.mailbox import ceo_mailbox_missing, ceo_mailbox_seed, demo_attachment_names
 from hub.ops.demo.tenant import tenant_seed
 
 
@@ -106,7 +108,8 @@ def demo_logins() -> list[DemoLogin]:
             "Company console",
             ceo_email,
             TEAM_PASSWORD,
-            f"staff, CEO of {NORTHWIND.name}: sees that company only",
+            f"staff, CEO of {NORTHWIND.name}: sees that company only; "
+            "its own demo mailbox at /console/inbox/",
         ),
     ):
         user = User.objects.filter(email__iexact=email).first()
@@ -136,8 +139,13 @@ def demo_seed(*, stdout: Writer | None = None, reset: bool = False) -> DemoResul
         if sorted(c.company_name for c in existing) != sorted(DEMO_COMPANY_NAMES):
             names = ", ".join(c.company_name for c in existing)
             raise DemoError(f"Only part of the demo is present ({names}); run seed_demo --reset.")
+        notes = _ceo_mailbox_top_up(existing)
         return DemoResult(
-            created=False, companies=existing, counts=demo_counts(existing), logins=demo_logins()
+            created=False,
+            companies=existing,
+            counts=demo_counts(existing),
+            logins=demo_logins(),
+            notes=notes,
         )
     _check_fresh()
 
@@ -170,6 +178,20 @@ def demo_seed(*, stdout: Writer | None = None, reset: bool = False) -> DemoResul
     )
 
 
+def _ceo_mailbox_top_up(companies: list[Company]) -> list[str]:
+    """A demo seeded before the console login had a mailbox gets it, once."""
+    company = next((c for c in companies if c.company_name == NORTHWIND.name), None)
+    ceo = User.objects.filter(email__iexact=NORTHWIND.member_email(NORTHWIND.members[0])).first()
+    if company is None or ceo is None or not ceo.is_staff:
+        return []
+    if not ceo_mailbox_missing(company=company, ceo=ceo):
+        return []
+    if not settings.EMAIL_ENCRYPTION_KEYS:
+        return [f"{ceo.email} has no demo mailbox: set EMAIL_ENCRYPTION_KEY and run again."]
+    threads = ceo_mailbox_seed(spec=NORTHWIND, company=company, ceo=ceo, now=timezone.now())
+    return [f"Added {ceo.email}'s demo mailbox ({threads} threads) for the console's inbox."]
+
+
 def _check_fresh() -> None:
     taken = sorted(
         User.objects.filter(email__in=demo_user_emails()[1:]).values_list("email", flat=True)
@@ -187,6 +209,7 @@ def _check_fresh() -> None:
 def _demo_delete(say) -> None:
     companies = Company.objects.filter(company_name__in=DEMO_COMPANY_NAMES)
     users = User.objects.filter(email__in=demo_user_emails())
+    files = demo_attachment_names(companies)
     try:
         n_companies = len(companies)
         # Companies first: their deals and pipelines hold RESTRICT references to the users.
@@ -197,4 +220,11 @@ def _demo_delete(say) -> None:
         raise DemoError(
             f"Cannot delete the demo data: other rows still refer to it ({exc.args[0]})"
         ) from None
+    # The attachments' files go once their rows are gone for good.
+    transaction.on_commit(lambda: _files_delete(files))
     say(f"Deleted {n_companies} demo companies and {n_users} demo users")
+
+
+def _files_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)

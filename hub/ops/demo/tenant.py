@@ -54,6 +54,7 @@ from hub.ops.demo.data import (
     TEAM_PASSWORD,
     TenantSpec,
 )
+from hub.ops.demo.mailbox import ceo_mailbox_seed
 
 
 def _slug(text: str) -> str:
@@ -138,6 +139,8 @@ def tenant_seed(spec: TenantSpec, *, now: datetime, staff_ceo: bool) -> Company:
     customers = _seed_customers(spec, company, users)
     _seed_calls(spec, company, users, numbers, leads, deals, customers, now=now)
     _seed_email(spec, company, users, leads, deals, customers, now=now)
+    if staff_ceo:  # the printed company login: a mailbox of its own for the console's inbox
+        ceo_mailbox_seed(spec=spec, company=company, ceo=ceo, now=now)
     for member, user in zip(spec.members, users, strict=True):
         for position, (title, message, kind) in enumerate(_notifications(spec, member.role, deals)):
             notification = notification_create(user=user, title=title, message=message, type=kind)

@@ -15,6 +15,7 @@
   var cursor = JSON.parse(document.getElementById("hub-cursor").textContent);
   var notice = document.getElementById("inbox-notice");
   var empty = document.querySelector(".empty");
+  var unreadBadge = document.getElementById("inbox-unread");
 
   var wanted = {}; // thread ids whose server-rendered row is to be fetched
   var fetching = false;
@@ -58,8 +59,45 @@
     node.classList.add("flash");
   }
 
+  /** "Y-m-d H:i ZONE" in the page's time zone, as the server writes it. */
+  var timeFormat = null;
+  try {
+    timeFormat = new Intl.DateTimeFormat("en-US", {
+      timeZone: settings.time_zone || "UTC",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+      timeZoneName: "short",
+    });
+  } catch (e) {
+    timeFormat = null;
+  }
+
   function shortTime(iso) {
-    return new Date(iso).toISOString().slice(0, 16).replace("T", " ");
+    var date = new Date(iso);
+    if (timeFormat === null) return date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    var p = {};
+    timeFormat.formatToParts(date).forEach(function (part) {
+      p[part.type] = part.value;
+    });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " + p.timeZoneName;
+  }
+
+  /** The count of unread conversations in the heading: moved at once by new mail, then set
+   * to the server's count when rows come back. */
+  function unreadSet(count) {
+    if (!unreadBadge || isNaN(count)) return;
+    count = Math.max(0, count);
+    unreadBadge.dataset.count = String(count);
+    unreadBadge.textContent = count + " unread";
+    unreadBadge.hidden = count === 0;
+  }
+
+  function unreadAdd(delta) {
+    if (unreadBadge && delta !== 0) unreadSet(Number(unreadBadge.dataset.count || 0) + delta);
   }
 
   function field(tr, name) {
@@ -102,7 +140,10 @@
       time.dateTime = iso;
       time.textContent = shortTime(iso);
     }
-    if (email.direction === "inbound") tr.dataset.unread = "true";
+    if (email.direction === "inbound") {
+      if (tr.dataset.unread !== "true") unreadAdd(1);
+      tr.dataset.unread = "true";
+    }
     place(tr);
     if (tr.parentNode === body) flash(tr);
   }
@@ -116,9 +157,12 @@
       delete wanted[id];
     });
     fetching = true;
-    fetch(settings.url + "?rows=" + ids.join(","), { credentials: "same-origin", headers: { Accept: "text/html" } })
+    var url = settings.url + "?rows=" + ids.join(",") + (settings.account ? "&account=" + settings.account : "");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
+        var unread = response.headers.get("X-Inbox-Unread");
+        if (unread !== null) unreadSet(Number(unread));
         return response.text();
       })
       .then(function (html) {
@@ -172,6 +216,12 @@
 
   hub.on("email.created", onEmail);
 
+  // Back from a conversation, a page the browser kept in memory would still show it unread:
+  // read the page again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) window.location.reload();
+  });
+
   // Events hub.js delivered before this script ran (it is deferred) are not lost: the page's
   // rows are read again from the server.
   if (typeof hub.lastId === "number" && hub.lastId > cursor) {
@@ -180,7 +230,10 @@
         return response.ok ? response.text() : Promise.reject(new Error("HTTP " + response.status));
       })
       .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#threads tbody");
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var badge = doc.getElementById("inbox-unread");
+        if (badge) unreadSet(Number(badge.dataset.count));
+        var fresh = doc.querySelector("#threads tbody");
         if (!fresh) return;
         fresh.querySelectorAll("tr[data-thread-id]").forEach(function (tr) {
           var old = rowOf(tr.dataset.threadId);

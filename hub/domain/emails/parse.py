@@ -82,21 +82,26 @@ def message_parse(raw: bytes) -> ParsedMessage:
     try:
         return _parse(bytes(raw))
     except Exception as exc:  # a bug of ours or of ``email``: the message is still stored
-        return ParsedMessage(
-            message_id=None,
-            in_reply_to=None,
-            references=[],
-            subject="",
-            from_email="",
-            from_name="",
-            to_emails=[],
-            cc_emails=[],
-            bcc_emails=[],
-            date=None,
-            body_text="",
-            body_html="",
-            defects=[f"unreadable: {_describe(exc)}"],
-        )
+        return message_unreadable(f"unreadable: {_describe(exc)}")
+
+
+def message_unreadable(defect: str) -> ParsedMessage:
+    """A message of which nothing could be read, stored all the same with its ``defect``."""
+    return ParsedMessage(
+        message_id=None,
+        in_reply_to=None,
+        references=[],
+        subject="",
+        from_email="",
+        from_name="",
+        to_emails=[],
+        cc_emails=[],
+        bcc_emails=[],
+        date=None,
+        body_text="",
+        body_html="",
+        defects=[defect],
+    )
 
 
 def _parse(raw: bytes) -> ParsedMessage:

@@ -34,7 +34,7 @@ from hub.domain.emails.models import (
     RuleTrigger,
     SyncStatus,
 )
-from hub.domain.emails.parse import ParsedMessage, message_parse
+from hub.domain.emails.parse import ParsedMessage, message_parse, message_unreadable
 from hub.domain.emails.rules import rules_due, rules_run
 from hub.domain.emails.threads import ThreadItem, threads_assign
 from hub.domain.events.models import Audience
@@ -109,21 +109,7 @@ def _parse(raw: bytes) -> ParsedMessage:
         return message_parse(raw)
     except Exception as exc:  # message_parse promises not to raise; a sync must go on anyway
         logger.exception("mail sync: the parser failed on a message")
-        return ParsedMessage(
-            message_id=None,
-            in_reply_to=None,
-            references=[],
-            subject="",
-            from_email="",
-            from_name="",
-            to_emails=[],
-            cc_emails=[],
-            bcc_emails=[],
-            date=None,
-            body_text="",
-            body_html="",
-            defects=[f"the message could not be parsed ({exc.__class__.__name__})"],
-        )
+        return message_unreadable(f"the message could not be parsed ({exc.__class__.__name__})")
 
 
 def uid_column(uid: int | None) -> int | None:

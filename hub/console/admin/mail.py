@@ -17,9 +17,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from hub.console.admin.base import ReadOnlyAdminMixin, ScopedModelAdmin
@@ -42,6 +41,7 @@ from hub.domain.emails.models import (
 from hub.domain.emails.rule_schema import rule_problems
 from hub.domain.emails.sending import email_queued_clean
 from hub.domain.emails.services import email_account_connection_test
+from hub.domain.emails.sync_state import folder_cursors_reset
 
 WHEN = "%Y-%m-%d %H:%M"
 CONNECTION_TESTS_AT_ONCE = 5
@@ -316,23 +316,6 @@ class MailFolderCursorAdmin(MailAdmin):
                 "Try again when the sync has finished.",
                 messages.WARNING,
             )
-
-
-@transaction.atomic
-def folder_cursors_reset(*, cursors: QuerySet[MailFolderCursor]) -> tuple[int, int]:
-    """Delete the cursors (the next sync reads those folders again from the sync window), but
-    not those of a mailbox whose sync holds its lease now: that run would write them back.
-    Return how many were reset and how many were left."""
-    chosen = MailFolderCursor.objects.filter(pk__in=cursors.values("pk"))
-    # Locking the leases keeps a run from starting on these mailboxes until the reset commits.
-    leases = MailSyncState.objects.select_for_update().filter(
-        account_id__in=chosen.values("account_id")
-    )
-    now = timezone.now()
-    busy = [pk for pk, until in leases.values_list("pk", "lease_until") if until and until >= now]
-    left = chosen.filter(account_id__in=busy).count()
-    count, _ = chosen.exclude(account_id__in=busy).delete()
-    return count, left
 
 
 @admin.register(MailSyncState)

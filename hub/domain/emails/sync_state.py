@@ -19,7 +19,13 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from hub.domain.emails.models import EmailAccount, EmailSyncLog, MailSyncState, SyncStatus
+from hub.domain.emails.models import (
+    EmailAccount,
+    EmailSyncLog,
+    MailFolderCursor,
+    MailSyncState,
+    SyncStatus,
+)
 from hub.domain.notifications.models import NotificationType
 from hub.domain.notifications.services import notification_create
 
@@ -181,3 +187,20 @@ def sync_failure_record(*, account: EmailAccount, reason: str, internal: bool = 
         state.owner_notified_at = now
     state.save(update_fields=["last_error", "failing_since", "owner_notified_at", "updated_at"])
     return notify
+
+
+@transaction.atomic
+def folder_cursors_reset(*, cursors: QuerySet[MailFolderCursor]) -> tuple[int, int]:
+    """Delete the cursors (the next sync reads those folders again from the sync window), but
+    not those of a mailbox whose sync holds its lease now: that run would write them back.
+    Return how many were reset and how many were left."""
+    chosen = MailFolderCursor.objects.filter(pk__in=cursors.values("pk"))
+    # Locking the leases keeps a run from starting on these mailboxes until the reset commits.
+    leases = MailSyncState.objects.select_for_update().filter(
+        account_id__in=chosen.values("account_id")
+    )
+    now = timezone.now()
+    busy = [pk for pk, until in leases.values_list("pk", "lease_until") if until and until >= now]
+    left = chosen.filter(account_id__in=busy).count()
+    count, _ = chosen.exclude(account_id__in=busy).delete()
+    return count, left

@@ -35,23 +35,29 @@ from hub.ops.demo.data import (
 _HOURS_BETWEEN_MESSAGES = 5
 
 
-def ceo_mailbox_seed(*, spec: TenantSpec, company: Company, ceo: User, now: datetime) -> int:
-    """Give the CEO a mailbox with the demo threads; return how many threads were made."""
-    account = email_account_create(
+def demo_mailbox_create(
+    *, spec: TenantSpec, company: Company, user: User, address: str
+) -> EmailAccount:
+    """A demo mailbox on the tenant's made-up servers, never synced (the hosts do not exist)."""
+    return email_account_create(
         company=company,
-        user=ceo,
-        email=ceo.email,
+        user=user,
+        email=address,
         provider=Provider.IMAP,
-        username=ceo.email,
+        username=address,
         password=MAILBOX_PASSWORD,
         is_default=True,
         imap_host=f"imap.{spec.domain}",
         imap_port=993,
         smtp_host=f"smtp.{spec.domain}",
         smtp_port=587,
-        # The hosts do not exist: keep the scheduler from trying to sync them.
         sync_enabled=False,
     )
+
+
+def ceo_mailbox_seed(*, spec: TenantSpec, company: Company, ceo: User, now: datetime) -> int:
+    """Give the CEO a mailbox with the demo threads; return how many threads were made."""
+    account = demo_mailbox_create(spec=spec, company=company, user=ceo, address=ceo.email)
     for number, thread_spec in enumerate(CEO_MAILBOX):
         _thread_seed(spec, company, account, thread_spec, number=number, now=now)
     _reply_template_seed(company, ceo)

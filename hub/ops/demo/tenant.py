@@ -40,21 +40,19 @@ from hub.domain.emails.models import (
     Direction,
     EmailStatus,
     EmailTemplate,
-    Provider,
     TemplateCategory,
 )
-from hub.domain.emails.services import email_account_create, email_store, email_thread_create
+from hub.domain.emails.services import email_store, email_thread_create
 from hub.domain.notifications.models import NotificationType
 from hub.domain.notifications.services import notification_create, notification_mark_read
 from hub.ops.demo.data import (
     CALLS,
     CUSTOMER_PASSWORD,
-    MAILBOX_PASSWORD,
     NOTIFICATIONS,
     TEAM_PASSWORD,
     TenantSpec,
 )
-from hub.ops.demo.mailbox import ceo_mailbox_seed
+from hub.ops.demo.mailbox import ceo_mailbox_seed, demo_mailbox_create
 
 
 def _slug(text: str) -> str:
@@ -328,34 +326,9 @@ def _seed_calls(spec, company, users, numbers, leads, deals, customers, *, now: 
 def _seed_email(spec, company, users, leads, deals, customers, *, now: datetime) -> None:
     seller, support = users[2], users[-1]
     accounts = {
-        "sales": email_account_create(
-            company=company,
-            user=seller,
-            email=seller.email,
-            provider=Provider.IMAP,
-            username=seller.email,
-            password=MAILBOX_PASSWORD,
-            is_default=True,
-            imap_host=f"imap.{spec.domain}",
-            imap_port=993,
-            smtp_host=f"smtp.{spec.domain}",
-            smtp_port=587,
-            # The hosts do not exist: keep the workers from trying to sync them.
-            sync_enabled=False,
-        ),
-        "support": email_account_create(
-            company=company,
-            user=support,
-            email=f"support@{spec.domain}",
-            provider=Provider.IMAP,
-            username=f"support@{spec.domain}",
-            password=MAILBOX_PASSWORD,
-            is_default=True,
-            imap_host=f"imap.{spec.domain}",
-            imap_port=993,
-            smtp_host=f"smtp.{spec.domain}",
-            smtp_port=587,
-            sync_enabled=False,
+        "sales": demo_mailbox_create(spec=spec, company=company, user=seller, address=seller.email),
+        "support": demo_mailbox_create(
+            spec=spec, company=company, user=support, address=f"support@{spec.domain}"
         ),
     }
     for t_index, ts in enumerate(spec.threads):

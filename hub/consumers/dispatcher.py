@@ -35,10 +35,9 @@ from django.conf import settings
 
 from hub.consumers import protocol, transport
 from hub.consumers.fanout import EVENTS_GROUP, MESSAGE_TYPE, event_wire, layer_is_local
-from hub.domain.authentication.models import AccountType, CompanyUser, User
 from hub.domain.events.audience import Viewer
 from hub.domain.events.models import Audience, Event
-from hub.domain.events.selectors import event_settled_id
+from hub.domain.events.selectors import event_settled_id, viewers_current
 from hub.domain.events.services import triggers_write_events
 from hub.ops import metrics
 
@@ -77,44 +76,8 @@ def _read_log(after: int, upto: int | None, limit: int = 2000) -> list[dict[str,
     return [event_wire(e) for e in events.order_by("id")[:limit]]
 
 
-# How many users one revalidation query asks about (bounded IN lists, SQLite's included).
-REVALIDATE_CHUNK = 500
-
-
-@database_sync_to_async
-def _current_viewers(user_ids: set[int]) -> dict[int, tuple[bool, Viewer]]:
-    """For each user that still exists: (is active, the viewer as it would be built now).
-
-    The same rule as ``hub.domain.events.selectors.viewer_memberships`` (a customer account
-    has no companies; otherwise the active memberships of active companies), for many users in
-    two queries per ``REVALIDATE_CHUNK`` users rather than one per connection.
-    """
-    result: dict[int, tuple[bool, Viewer]] = {}
-    ids = sorted(user_ids)
-    for start in range(0, len(ids), REVALIDATE_CHUNK):
-        chunk = ids[start : start + REVALIDATE_CHUNK]
-        users = list(
-            User.objects.filter(pk__in=chunk).values_list("pk", "is_active", "account_type")
-        )
-        staff = [pk for pk, active, kind in users if active and kind != AccountType.CUSTOMER]
-        companies: dict[int, dict[int, bool]] = defaultdict(dict)
-        if staff:
-            memberships = (
-                CompanyUser.objects.filter(
-                    user_id__in=staff, is_active=True, company__is_active=True
-                )
-                .order_by("company_id")
-                .values_list("user_id", "company_id", "can_manage_deals")
-            )
-            for user_id, company_id, manages in memberships:
-                companies[user_id][company_id] = manages
-        for pk, active, kind in users:
-            is_customer = kind == AccountType.CUSTOMER
-            viewer = Viewer(
-                user_id=pk, is_customer=is_customer, companies=dict(companies.get(pk, {}))
-            )
-            result[pk] = (active, viewer)
-    return result
+# Who each connection's user is now, for revalidation (a few queries for many users).
+_current_viewers = database_sync_to_async(viewers_current)
 
 
 @database_sync_to_async
@@ -126,6 +89,8 @@ class Dispatcher:
     def __init__(self) -> None:
         self.by_user: dict[int, set[HubConsumer]] = defaultdict(set)
         self.by_company: dict[int, set[HubConsumer]] = defaultdict(set)
+        # Superusers' connections: every company's events reach them (Viewer.every_company).
+        self.every_company: set[HubConsumer] = set()
         self.connections: set[HubConsumer] = set()
         # (when the token runs out, tie-breaker, the connection) for token-authenticated ones.
         self._expiries: list[tuple[float, int, weakref.ref[HubConsumer]]] = []
@@ -209,14 +174,19 @@ class Dispatcher:
 
     def _index(self, conn: HubConsumer, viewer: Viewer) -> None:
         self.by_user[viewer.user_id].add(conn)
-        if not viewer.is_customer:
-            for company_id in viewer.companies:
-                self.by_company[company_id].add(conn)
+        if viewer.is_customer:
+            return
+        if viewer.every_company:
+            self.every_company.add(conn)
+            return
+        for company_id in viewer.companies:
+            self.by_company[company_id].add(conn)
 
     def _unindex(self, conn: HubConsumer) -> None:
         viewer = conn.viewer
         if viewer is not None:
             _discard(self.by_user, viewer.user_id, conn)
+            self.every_company.discard(conn)
             for company_id in viewer.companies:
                 _discard(self.by_company, company_id, conn)
 
@@ -230,19 +200,22 @@ class Dispatcher:
         audience = event["audience"]
         if audience == Audience.USER:
             return list(self.by_user.get(event["user_id"], ()))
+        if audience not in (Audience.COMPANY, Audience.DEAL_MANAGERS):
+            return []
         members = self.by_company.get(event["company_id"], ())
         if audience == Audience.COMPANY:
-            return list(members)
-        if audience == Audience.DEAL_MANAGERS:
+            chosen = list(members)
+        else:
             company_id, user_id = event["company_id"], event["user_id"]
             # Every indexed connection has its viewer (set before _index is called).
-            return [
+            chosen = [
                 c
                 for c in members
                 if (viewer := c.viewer) is not None
                 and (viewer.companies.get(company_id) or viewer.user_id == user_id)
             ]
-        return []
+        # A superuser's connection is indexed here only, never also under a company.
+        return chosen + list(self.every_company) if self.every_company else chosen
 
     # --- delivery ----------------------------------------------------------------------
     async def handle_message(self, message: dict[str, Any]) -> None:

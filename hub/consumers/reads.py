@@ -54,6 +54,7 @@ def viewer_and_hello(user) -> tuple[Viewer, dict[str, Any]]:
         },
         "company": companies[0] if companies else None,
         "companies": companies,
+        "every_company": viewer.every_company,
     }
     return viewer, hello
 

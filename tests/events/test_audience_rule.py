@@ -2,8 +2,8 @@
 
 ``viewer_events_q`` is the rule, as a filter on hub_event (replay, the console's event log);
 ``Dispatcher.recipients`` mirrors it in memory for live routing. For every viewer and every
-event of a small universe (three companies, three users, each audience, with and without a
-company or user), the connections the dispatcher routes an event to are exactly the viewers
+event of a small universe (three companies, three users, superusers among them, each audience,
+with and without a company or user), the connections the dispatcher routes an event to are exactly the viewers
 whose filter selects its row.
 """
 
@@ -45,6 +45,14 @@ def every_viewer() -> list[Viewer]:
                 if manages is not None
             }
             viewers.append(Viewer(user_id=user_id, is_customer=is_customer, companies=companies))
+        if not is_customer:
+            # A superuser, with and without memberships of its own.
+            for companies in ({}, {1: False}, {2: True}):
+                viewers.append(
+                    Viewer(
+                        user_id=user_id, is_customer=False, companies=companies, every_company=True
+                    )
+                )
     return viewers
 
 
@@ -85,7 +93,7 @@ def test_routing_and_replay_agree_for_every_viewer_and_event():
 
     assert not mismatches, mismatches[:5]
     # The universe exercises the rule: someone sees each audience, and nobody sees everything.
-    assert len(viewers) == 162 and len(events) == 48
+    assert len(viewers) == 162 + 9 and len(events) == 48
     seen = set().union(*routed.values())
     assert {e.audience for e in events if e.id in seen} == set(Audience.values)
     assert all(len(ids_) < len(events) for ids_ in routed.values())

@@ -176,3 +176,39 @@ async def test_resume_from_before_another_companys_events_replays_none_of_them()
     assert [f["event"] for f in replayed] == ["call.created", "deal.created"]
     await manager.disconnect()
     await outsider.disconnect()
+
+
+async def test_a_superuser_receives_every_companys_events_but_not_others_notifications():
+    people = await make_people()
+    root = await database_sync_to_async(factories.UserFactory)(is_superuser=True, is_staff=True)
+    superuser, hello = await connect_as(root.id)
+    assert hello["every_company"] is True and hello["companies"] == []
+    manager, hello = await connect_as(people["manager"].id)
+    assert hello["every_company"] is False
+    await notify(people["manager"], "for the manager only")
+    call_id, deal_id = await acme_call_and_deal(
+        people["acme"], assignee=people["member"], created_by=people["manager"]
+    )
+
+    both = [("call.created", str(call_id)), ("deal.created", str(deal_id))]
+    assert summary(await events_until(superuser, "deal.created")) == both
+    await events_until(manager, "deal.created")
+    assert await events_queued(superuser) == []
+    for comm in (superuser, manager):
+        await comm.disconnect()
+
+
+async def test_a_superuser_customer_account_sees_only_its_own_notifications():
+    people = await make_people()
+    customer = people["customer"]
+    await database_sync_to_async(type(customer).objects.filter(pk=customer.pk).update)(
+        is_superuser=True
+    )
+    comm, hello = await connect_as(customer.id)
+    assert hello["every_company"] is False
+    manager, _ = await connect_as(people["manager"].id)
+    await acme_call_and_deal(people["acme"], assignee=None, created_by=people["manager"])
+    await events_until(manager, "deal.created")
+    assert await events_queued(comm) == []
+    for c in (comm, manager):
+        await c.disconnect()

@@ -24,19 +24,27 @@ class Viewer:
     is_customer: bool
     # company id → may manage deals there (active memberships of company accounts only).
     companies: dict[int, bool] = field(default_factory=dict)
+    # A superuser (never a customer account): sees every company's events as one who manages
+    # deals there would, member or not, so the console can show every company at a glance.
+    every_company: bool = False
 
 
 def viewer_events_q(viewer: Viewer) -> Q:
     """The events ``viewer`` may see, as a filter on hub_event: the audience rule itself.
 
     A ``user`` event reaches its user only, whatever its company. A customer account sees
-    nothing else. A ``company`` event reaches the members of its company (``viewer.companies``
+    nothing else. A superuser (``every_company``) sees every ``company`` and ``deal_managers``
+    event, whatever the company. A ``company`` event reaches the members of its company (``viewer.companies``
     holds the viewer's active memberships); a ``deal_managers`` event reaches the members there
     who may manage deals, and the event's user if they are a member. Live routing
     (``Dispatcher.recipients``) mirrors this rule in memory: change both together.
     """
     q = Q(audience=Audience.USER, user_id=viewer.user_id)
-    if viewer.is_customer or not viewer.companies:
+    if viewer.is_customer:
+        return q
+    if viewer.every_company:
+        return q | Q(audience__in=[Audience.COMPANY, Audience.DEAL_MANAGERS])
+    if not viewer.companies:
         return q
     member_of = list(viewer.companies)
     managing = [cid for cid, manages in viewer.companies.items() if manages]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,7 +18,11 @@ from hub.domain.events.sql import RELAY_CURSOR
 
 
 def viewer_memberships(*, user: User) -> tuple[Viewer, list[CompanyUser]]:
-    """The viewer, and the active memberships (with their companies) it was made from."""
+    """The viewer, and the active memberships (with their companies) it was made from.
+
+    A superuser that is not a customer account sees every company (``Viewer.every_company``);
+    its memberships are still only the ones it has.
+    """
     is_customer = user.account_type == AccountType.CUSTOMER
     memberships: list[CompanyUser] = []
     if not is_customer:
@@ -25,7 +30,57 @@ def viewer_memberships(*, user: User) -> tuple[Viewer, list[CompanyUser]]:
             memberships_active().filter(user=user).select_related("company").order_by("company_id")
         )
     companies = {m.company_id: m.can_manage_deals for m in memberships}
-    return Viewer(user_id=user.id, is_customer=is_customer, companies=companies), memberships
+    viewer = Viewer(
+        user_id=user.id,
+        is_customer=is_customer,
+        companies=companies,
+        every_company=user.is_superuser and not is_customer,
+    )
+    return viewer, memberships
+
+
+# How many users one revalidation query asks about (bounded IN lists, SQLite's included).
+VIEWERS_CHUNK = 500
+
+
+def viewers_current(user_ids: set[int]) -> dict[int, tuple[bool, Viewer]]:
+    """For each user that still exists: (is active, the viewer as it would be built now).
+
+    The rule of :func:`viewer_memberships` (a customer account has no companies; otherwise the
+    active memberships of active companies; a superuser sees every company), for many users in
+    two queries per ``VIEWERS_CHUNK`` users rather than one per user: the websocket dispatcher
+    re-reads its connections' viewers with it.
+    """
+    result: dict[int, tuple[bool, Viewer]] = {}
+    ids = sorted(user_ids)
+    for start in range(0, len(ids), VIEWERS_CHUNK):
+        chunk = ids[start : start + VIEWERS_CHUNK]
+        users = list(
+            User.objects.filter(pk__in=chunk).values_list(
+                "pk", "is_active", "account_type", "is_superuser"
+            )
+        )
+        staff = [pk for pk, active, kind, _ in users if active and kind != AccountType.CUSTOMER]
+        companies: dict[int, dict[int, bool]] = defaultdict(dict)
+        if staff:
+            memberships = (
+                memberships_active()
+                .filter(user_id__in=staff)
+                .order_by("company_id")
+                .values_list("user_id", "company_id", "can_manage_deals")
+            )
+            for user_id, company_id, manages in memberships:
+                companies[user_id][company_id] = manages
+        for pk, active, kind, superuser in users:
+            is_customer = kind == AccountType.CUSTOMER
+            viewer = Viewer(
+                user_id=pk,
+                is_customer=is_customer,
+                companies=dict(companies.get(pk, {})),
+                every_company=superuser and not is_customer,
+            )
+            result[pk] = (active, viewer)
+    return result
 
 
 def viewer_for_user(*, user: User) -> Viewer:

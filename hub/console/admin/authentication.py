@@ -8,7 +8,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 
 from hub.console.admin.base import (
     ReadOnlyInlineMixin,
@@ -16,8 +16,10 @@ from hub.console.admin.base import (
     ScopedInline,
     ScopedModelAdmin,
     adopt,
+    company_ids,
     save_with_services,
 )
+from hub.console.admin.listing import clipped, time_column
 from hub.domain.authentication.models import (
     Company,
     CompanyUser,
@@ -161,6 +163,17 @@ class UserAdmin(ScopedAdminMixin, auth_admin.UserAdmin):
     def full_name(self, user: User) -> str:
         return f"{user.first_name} {user.last_name}".strip()
 
+    def has_autocomplete_permission(self, request) -> bool:
+        """Any member may pick people (assignees, owners) of their companies in a form."""
+        return request.user.is_superuser or (request.user.is_staff and bool(company_ids(request)))
+
+    def has_view_permission(self, request, obj=None):
+        # The picker's search (the autocomplete view) lists the people of the user's companies
+        # (get_queryset scopes it); the user pages themselves stay with superusers.
+        if obj is None and _is_autocomplete(request):
+            return self.has_autocomplete_permission(request)
+        return super().has_view_permission(request, obj)
+
     def scope_to(self, request, queryset, ids):
         # Staff may pick the members and the customers of their companies, nobody else.
         ids = list(ids)
@@ -176,6 +189,11 @@ class UserAdmin(ScopedAdminMixin, auth_admin.UserAdmin):
     def write(self, request, obj, form, change) -> None:
         if change:  # on add, UserAddForm.save already created the user through the service
             obj.save()
+
+
+def _is_autocomplete(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.view_name == "admin:autocomplete"
 
 
 @admin.register(Company)
@@ -266,7 +284,14 @@ class CompanyUserAdmin(ScopedModelAdmin):
 @admin.register(Customer)
 class CustomerAdmin(ScopedModelAdmin):
     company_path = "companies__company"
-    list_display = ("__str__", "email", "city", "country", "date_of_birth", "created_at")
+    list_display = (
+        "__str__",
+        "email",
+        "city",
+        "country",
+        "company",
+        time_column("created_at", "created"),
+    )
     search_fields = ("user__email", "user__first_name", "user__last_name", "city", "country")
     list_filter = ("country", "companies__company")
     list_select_related = ("user",)
@@ -275,7 +300,23 @@ class CustomerAdmin(ScopedModelAdmin):
 
     @admin.display(ordering="user__email")
     def email(self, customer: Customer) -> str:
-        return customer.user.email
+        return clipped(customer.user.email)
+
+    @admin.display(description="companies")
+    def company(self, customer: Customer) -> str:
+        # The companies the user may see (a customer of several is the same person in each).
+        links = customer.shown_links  # type: ignore[attr-defined]
+        return clipped(", ".join(link.company.company_name for link in links))
+
+    def get_queryset(self, request):
+        links = CustomerCompany.objects.select_related("company").order_by("company__company_name")
+        if not request.user.is_superuser:
+            links = links.filter(company_id__in=company_ids(request))
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("companies", queryset=links, to_attr="shown_links"))
+        )
 
     def has_add_permission(self, request):
         # A customer joins a company through its link (CustomerCompany); a customer row of no

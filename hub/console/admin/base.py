@@ -20,11 +20,12 @@ from typing import Any, ClassVar
 from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import get_fields_from_path
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models.fields import AutoFieldMixin
 from django.http import HttpRequest, HttpResponse
 
+from hub.console.admin.listing import ListingMedia, company_labelled
 from hub.domain.authentication.models import Company
 from hub.domain.authentication.permissions import writable_company_ids
 from hub.domain.authentication.selectors import memberships_active
@@ -109,11 +110,24 @@ class ScopedRelatedFieldListFilter(admin.RelatedOnlyFieldListFilter):
             model_admin.admin_site, target, request, target._default_manager.all()
         )
         ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(
+        choices = field.get_choices(
             include_blank=False,
             limit_choices_to=models.Q(pk__in=shown) & models.Q(pk__in=allowed.values("pk")),
             ordering=ordering,
         )
+        return company_labelled(choices, self._companies(model_admin.admin_site, target, choices))
+
+    @staticmethod
+    def _companies(site: admin.AdminSite, target: type[models.Model], choices) -> dict:
+        """The company name of each choice, where the target row belongs to one company."""
+        path = getattr(site._registry.get(target), "company_path", None)
+        try:
+            if not path or path == "id" or _crosses_many(target, path):
+                return {}
+        except FieldDoesNotExist:
+            return {}  # an admin that scopes its own way (users: by membership)
+        rows = target._default_manager.filter(pk__in=[pk for pk, _ in choices])
+        return dict(rows.values_list("pk", f"{path}__company_name"))
 
     def queryset(self, request, queryset):
         if self.lookup_val and not request.user.is_superuser:
@@ -195,9 +209,11 @@ class ScopedFormMixin:
     def _may_view_target(self, request, name: str) -> bool:
         model = self.model._meta.get_field(name).remote_field.model  # type: ignore[attr-defined]
         try:
-            return self.admin_site.get_model_admin(model).has_view_permission(request)
+            target = self.admin_site.get_model_admin(model)
         except NotRegistered:
             return False
+        may_search = getattr(target, "has_autocomplete_permission", target.has_view_permission)
+        return may_search(request)
 
 
 class ScopedAdminMixin(ScopedFormMixin):
@@ -208,6 +224,17 @@ class ScopedAdminMixin(ScopedFormMixin):
     add_fields: tuple[str, ...] = ()
     # Foreign keys to users that default to the person filling in the add form.
     current_user_fields: tuple[str, ...] = ("created_by",)
+    Media = ListingMedia
+
+    def shows_companies(self, request: HttpRequest) -> bool:
+        """Whether rows of several companies can be listed (else a Company column is noise)."""
+        return request.user.is_superuser or len(company_ids(request)) > 1
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)  # type: ignore[misc]
+        if self.shows_companies(request):
+            return shown
+        return [item for item in shown if getattr(item, "__name__", item) != "company"]
 
     def scope_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
         if request.user.is_superuser:
@@ -319,7 +346,16 @@ class ScopedAdminMixin(ScopedFormMixin):
     def get_list_filter(self, request):
         # A plain related filter would list every company's rows (names of other tenants);
         # offer only the values that occur in the rows this user sees.
-        return [self._scoped_filter(item) for item in super().get_list_filter(request)]  # type: ignore[misc]
+        items = super().get_list_filter(request)  # type: ignore[misc]
+        if not self.shows_companies(request):
+            items = [item for item in items if not self._names_company(item)]
+        return [self._scoped_filter(item) for item in items]
+
+    def _names_company(self, item) -> bool:
+        if not isinstance(item, str):
+            return getattr(item, "parameter_name", None) == "company"
+        field = get_fields_from_path(self.model, item)[-1]  # type: ignore[attr-defined]
+        return getattr(field, "related_model", None) is Company
 
     def _scoped_filter(self, item):
         if isinstance(item, str) and get_fields_from_path(self.model, item)[-1].is_relation:  # type: ignore[attr-defined]
@@ -445,6 +481,8 @@ class ReadOnlyAdminMixin:
 
 class SuperuserOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The hub's own tables: read-only, and only for superusers."""
+
+    Media = ListingMedia
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

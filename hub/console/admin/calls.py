@@ -13,6 +13,7 @@ from hub.console.admin.base import (
     adopt,
     save_with_services,
 )
+from hub.console.admin.listing import clip_column, person_column, time_column
 from hub.domain.authentication.checks import company_rows_check
 from hub.domain.calls.hours import (
     DAYS,
@@ -148,19 +149,18 @@ class CallRecordingInline(ReadOnlyInlineMixin, ScopedTabularInline):
 
 @admin.register(Call)
 class CallAdmin(ScopedModelAdmin):
+    # What fits 1280 px; the call SID, duration and disposition are on the call's page.
+    created = time_column("created_at", "created")
     list_display = (
-        "twilio_call_sid",
+        created,
         "direction",
         "from_number",
         "to_number",
         "status",
-        "company",
-        "user",
-        "duration",
-        "start_time",
-        "disposition",
-        "created_at",
+        clip_column("company"),
+        person_column("user"),
     )
+    list_display_links = (created,)
     list_filter = ("status", "direction", "disposition", "company", "user")
     search_fields = ("from_number", "to_number", "twilio_call_sid", "notes")
     list_select_related = ("company", "user")

@@ -13,6 +13,7 @@ from hub.console.admin.base import (
     adopt,
     save_with_services,
 )
+from hub.console.admin.listing import clip_column, person_column, time_column
 from hub.domain.crm.models import Activity, Deal, DealStage, DealStatus, Lead, LeadStatus, Pipeline
 from hub.domain.crm.services import (
     deal_assign,
@@ -45,16 +46,15 @@ class LeadForm(forms.ModelForm):
 @admin.register(Lead)
 class LeadAdmin(ScopedModelAdmin):
     form = LeadForm
+    # What fits 1280 px; the lead's own company name and estimated value are on its page.
     list_display = (
         "__str__",
-        "email",
-        "company_name",
-        "company",
+        clip_column("email"),
+        clip_column("company"),
         "status",
         "lead_source",
-        "assigned_to",
-        "estimated_value",
-        "created_at",
+        person_column("assigned_to"),
+        time_column("created_at", "created"),
     )
     list_filter = ("status", "lead_source", "company", "assigned_to")
     search_fields = ("first_name", "last_name", "email", "company_name", "phone")
@@ -172,20 +172,18 @@ class DealForm(forms.ModelForm):
 @admin.register(Deal)
 class DealAdmin(ScopedModelAdmin):
     form = DealForm
+    # What fits 1280 px; probability, priority and the dates are on the deal's page.
+    title_column = clip_column("title", wide=True)
     list_display = (
-        "title",
-        "company",
-        "stage",
+        title_column,
+        clip_column("company"),
+        clip_column("stage__name", "stage", ordering="stage__order"),
         "status",
-        "value",
-        "currency",
-        "probability",
-        "priority",
-        "assigned_to",
-        "expected_close_date",
-        "created_at",
+        "amount",
+        person_column("assigned_to"),
     )
-    list_filter = ("status", "priority", "company", "pipeline", "assigned_to")
+    list_display_links = (title_column,)
+    list_filter = ("status", "priority", "company", "pipeline", "stage", "assigned_to")
     search_fields = ("title", "contact_name", "contact_email", "company_name", "description")
     list_select_related = ("company", "stage", "assigned_to")
     autocomplete_fields = ("created_by", "assigned_to", "lead")
@@ -193,6 +191,13 @@ class DealAdmin(ScopedModelAdmin):
     readonly_fields = ("probability", "won_at", "lost_at")
     date_hierarchy = "created_at"
     actions = ("mark_won", "mark_lost")
+
+    @admin.display(description="value", ordering="value")
+    def amount(self, deal: Deal) -> str:
+        whole = deal.value == deal.value.to_integral_value()
+        return (
+            f"{deal.value:,.0f} {deal.currency}" if whole else f"{deal.value:,.2f} {deal.currency}"
+        )
 
     def write(self, request, obj, form, change) -> None:
         if not change:

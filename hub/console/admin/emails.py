@@ -25,6 +25,7 @@ from hub.console.admin.base import (
     ScopedTabularInline,
     adopt,
 )
+from hub.console.admin.listing import clip_column, time_column
 from hub.console.admin.mail import (
     AccountSyncMixin,
     EmailDeliveryMixin,
@@ -354,20 +355,17 @@ class EmailAttachmentInline(ReadOnlyInlineMixin, ScopedTabularInline):
 class EmailAdmin(EmailDeliveryMixin, ScopedModelAdmin):
     form = EmailForm
     company_path = "email_account__company"
+    # What fits 1280 px; the thread, read, delivery, counts and files are on the e-mail's page.
+    subject_column = clip_column("subject", wide=True)
     list_display = (
-        "subject",
-        "from_email",
+        subject_column,
+        clip_column("from_email", "from"),
         "direction",
         "status",
-        "email_account",
-        "thread",
-        "sent_at",
-        "delivery_state",
-        "is_read",
-        "opens_count",
-        "clicks_count",
-        "has_attachments",
+        clip_column("email_account__company", "company"),
+        time_column("sent_at", "sent"),
     )
+    list_display_links = (subject_column,)
     list_filter = (
         "direction",
         "status",
@@ -377,7 +375,7 @@ class EmailAdmin(EmailDeliveryMixin, ScopedModelAdmin):
         "email_account",
     )
     search_fields = ("subject", "from_email", "from_name", "message_id")
-    list_select_related = ("email_account", "thread", "delivery")
+    list_select_related = ("email_account__company", "thread", "delivery")
     autocomplete_fields = ("thread", "reply_to", "created_by")
     # Derived from the tracking events; the delivery is the send actor's.
     readonly_fields = (

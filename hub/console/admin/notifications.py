@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from hub.console.admin.base import ScopedAdminMixin, ScopedModelAdmin, adopt
+from hub.console.admin.listing import clipped, person_column, time_column
 from hub.domain.authentication.models import User
 from hub.domain.notifications.models import Notification
 from hub.domain.notifications.services import notification_create, notification_mark_read
@@ -12,8 +13,15 @@ from hub.domain.notifications.services import notification_create, notification_
 
 @admin.register(Notification)
 class NotificationAdmin(ScopedModelAdmin):
-    list_display = ("title", "user", "type", "is_read", "related_object_type", "created_at")
-    list_filter = ("type", "is_read", "related_object_type")
+    list_display = (
+        "headline",
+        person_column("user"),
+        "type",
+        "is_read",
+        "related_object_type",
+        time_column("created_at", "created"),
+    )
+    list_filter = ("type", "is_read", "related_object_type", "user__memberships__company")
     search_fields = ("title", "message", "user__email")
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
@@ -21,6 +29,14 @@ class NotificationAdmin(ScopedModelAdmin):
     show_full_result_count = False
     current_user_fields = ("user",)
     actions = ("mark_read",)
+
+    @admin.display(description="title", ordering="title")
+    def headline(self, notification: Notification) -> str:
+        return clipped(notification.title, wide=True)
+
+    def shows_companies(self, request) -> bool:
+        # Staff see only their own notifications: the company filter serves superusers.
+        return request.user.is_superuser
 
     def scope_queryset(self, request, queryset):
         if request.user.is_superuser:

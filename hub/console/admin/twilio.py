@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from hub.console.admin.base import SuperuserOnlyAdmin
+from hub.console.admin.listing import clip_column, time_column
 from hub.integrations.twilio.inbox import callback_requeue
 from hub.integrations.twilio.models import TwilioCallback
 from hub.workers.twilio import twilio_callback_process
@@ -34,12 +35,12 @@ class TwilioCallbackAdmin(SuperuserOnlyAdmin):
     list_display = (
         "id",
         "kind",
-        "call_sid",
+        clip_column("call_sid", "call SID"),
         "sequence_number",
-        "verified_at",
-        "processed_at",
+        time_column("verified_at", "verified"),
+        time_column("processed_at", "processed"),
         "attempts",
-        "outcome",
+        clip_column("outcome"),
     )
     list_filter = ("kind", ProcessedFilter)
     search_fields = ("=call_sid", "outcome")

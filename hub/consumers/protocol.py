@@ -28,6 +28,7 @@ ERR_FRAME_TOO_LARGE = "frame_too_large"
 ERR_BAD_TOKEN = "bad_token"  # noqa: S105 - an error code, not a secret
 ERR_INACTIVE_USER = "inactive_user"
 ERR_UNAVAILABLE = "unavailable"
+ERR_FORBIDDEN = "forbidden"  # an action this user may not take (e.g. ops.subscribe)
 
 # Reasons of "reset" frames (the client refetches its state and continues from latest_event_id).
 RESET_BEYOND_REPLAY_WINDOW = "beyond_replay_window"
@@ -50,6 +51,7 @@ def event_frame_text(event: dict) -> str:
             "id": event["id"],
             "topic": event["topic"],
             "event": event["type"],
+            "company_id": event["company_id"],
             "data": event["payload"],
         }
     )

@@ -83,6 +83,39 @@ def test_deal_events_carry_what_changed(acme, alice, bob):
     assert events[-1].user_id == bob.id and events[-1].company_id == acme.id
 
 
+def test_a_deals_title_value_or_deletion_is_an_event_wherever_it_is_made(acme, alice, bob):
+    deal = deal_create(
+        company=acme,
+        created_by=alice,
+        title="Big",
+        value=Decimal("1200"),
+        contact_name="C",
+        contact_email="c@x.test",
+        company_name="X",
+        assigned_to=bob,
+    )
+    start = _last_id()
+    with connection.cursor() as cursor:  # as the CRM or psql would
+        cursor.execute("UPDATE crm_deal SET value = 1500 WHERE id = %s", [deal.id])
+        cursor.execute("UPDATE crm_deal SET title = 'Bigger' WHERE id = %s", [deal.id])
+        cursor.execute("UPDATE crm_deal SET description = 'no event' WHERE id = %s", [deal.id])
+        cursor.execute("DELETE FROM crm_deal WHERE id = %s", [deal.id])
+    events = _new_events(start)
+    assert [(e.type, e.payload.get("changed")) for e in events] == [
+        ("deal.updated", ["value"]),
+        ("deal.updated", ["title"]),
+        ("deal.deleted", None),
+    ]
+    deleted = events[-1]
+    assert deleted.payload["id"] == deal.id and deleted.payload["title"] == "Bigger"
+    assert deleted.payload["value"] == "1500.00"
+    assert (deleted.audience, deleted.company_id, deleted.user_id) == (
+        "deal_managers",
+        acme.id,
+        bob.id,
+    )
+
+
 def test_lead_call_and_email_events(acme, alice, bob):
     start = _last_id()
     lead = lead_create(

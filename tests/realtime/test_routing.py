@@ -191,7 +191,10 @@ async def test_a_superuser_receives_every_companys_events_but_not_others_notific
     )
 
     both = [("call.created", str(call_id)), ("deal.created", str(deal_id))]
-    assert summary(await events_until(superuser, "deal.created")) == both
+    frames = await events_until(superuser, "deal.created")
+    assert summary(frames) == both
+    # Each frame names its company, so a page showing several can label and filter it.
+    assert [f["company_id"] for f in frames] == [people["acme"].id] * 2
     await events_until(manager, "deal.created")
     assert await events_queued(superuser) == []
     for comm in (superuser, manager):

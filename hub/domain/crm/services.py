@@ -26,7 +26,7 @@ from hub.domain.events.payloads import deal_payload, lead_payload
 from hub.domain.events.services import event_record
 
 # The columns whose change is pushed to browsers (the PostgreSQL triggers watch the same ones).
-DEAL_WATCHED = ("stage_id", "status", "assigned_to_id")
+DEAL_WATCHED = ("stage_id", "status", "assigned_to_id", "title", "value", "currency")
 LEAD_WATCHED = ("status", "assigned_to_id")
 
 

@@ -121,24 +121,29 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION hub_deal_event() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE payload jsonb; changed text[] := ARRAY[]::text[];
+DECLARE payload jsonb; changed text[] := ARRAY[]::text[]; deal crm_deal;
 BEGIN
+    IF TG_OP = 'DELETE' THEN deal := OLD; ELSE deal := NEW; END IF;
     payload := jsonb_build_object(
-        'id', NEW.id, 'title', NEW.title, 'pipeline_id', NEW.pipeline_id, 'stage_id', NEW.stage_id,
-        'status', NEW.status, 'assigned_to_id', NEW.assigned_to_id,
-        'value', to_char(NEW.value, 'FM9999999999990.00'), 'currency', NEW.currency,
-        'probability', NEW.probability);
+        'id', deal.id, 'title', deal.title, 'pipeline_id', deal.pipeline_id,
+        'stage_id', deal.stage_id, 'status', deal.status, 'assigned_to_id', deal.assigned_to_id,
+        'value', to_char(deal.value, 'FM9999999999990.00'), 'currency', deal.currency,
+        'probability', deal.probability);
     IF TG_OP = 'UPDATE' THEN
         IF NEW.stage_id IS DISTINCT FROM OLD.stage_id THEN changed := changed || 'stage_id'::text; END IF;
         IF NEW.status IS DISTINCT FROM OLD.status THEN changed := changed || 'status'::text; END IF;
         IF NEW.assigned_to_id IS DISTINCT FROM OLD.assigned_to_id THEN
             changed := changed || 'assigned_to_id'::text;
         END IF;
+        IF NEW.title IS DISTINCT FROM OLD.title THEN changed := changed || 'title'::text; END IF;
+        IF NEW.value IS DISTINCT FROM OLD.value THEN changed := changed || 'value'::text; END IF;
+        IF NEW.currency IS DISTINCT FROM OLD.currency THEN changed := changed || 'currency'::text; END IF;
         IF cardinality(changed) = 0 THEN RETURN NULL; END IF;
         payload := payload || jsonb_build_object('changed', to_jsonb(changed));
     END IF;
-    PERFORM hub_event_emit(NEW.company_id, 'deal_managers', NEW.assigned_to_id, 'deals',
-        CASE WHEN TG_OP = 'INSERT' THEN 'deal.created' ELSE 'deal.updated' END, payload);
+    PERFORM hub_event_emit(deal.company_id, 'deal_managers', deal.assigned_to_id, 'deals',
+        CASE TG_OP WHEN 'INSERT' THEN 'deal.created' WHEN 'DELETE' THEN 'deal.deleted'
+             ELSE 'deal.updated' END, payload);
     RETURN NULL;
 END $$;
 
@@ -167,7 +172,10 @@ CREATE TRIGGER hub_event_email AFTER INSERT ON emails_email
     FOR EACH ROW EXECUTE FUNCTION hub_email_event();
 CREATE TRIGGER hub_event_call AFTER INSERT OR UPDATE OF status ON calls_call
     FOR EACH ROW EXECUTE FUNCTION hub_call_event();
-CREATE TRIGGER hub_event_deal AFTER INSERT OR UPDATE OF stage_id, status, assigned_to_id ON crm_deal
+-- Any UPDATE, not UPDATE OF its columns: the function returns early unless a watched field
+-- changed, and the CRM's migrations stay free to alter the type of title or value (PostgreSQL
+-- refuses to alter a column named in a trigger's definition).
+CREATE TRIGGER hub_event_deal AFTER INSERT OR UPDATE OR DELETE ON crm_deal
     FOR EACH ROW EXECUTE FUNCTION hub_deal_event();
 CREATE TRIGGER hub_event_lead AFTER INSERT OR UPDATE OF status, assigned_to_id ON crm_lead
     FOR EACH ROW EXECUTE FUNCTION hub_lead_event();

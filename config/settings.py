@@ -193,10 +193,12 @@ else:
 DRAMATIQ_BROKER_URL = env_url(
     "DRAMATIQ_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp", "amqps")
 )
+# QueueStats before Retries: Dramatiq runs the after_* hooks in reverse, so it sees Retries' choice.
 _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.TimeLimit",
     "dramatiq.middleware.Callbacks",
+    "hub.workers.stats.QueueStats",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
 ]
@@ -218,6 +220,10 @@ DRAMATIQ_BROKER["MIDDLEWARE"] = _DRAMATIQ_MIDDLEWARE
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 # Without a broker URL the web process runs a Dramatiq worker thread on the stub broker.
 HUB_INPROCESS_WORKER = DRAMATIQ_BROKER_URL is None and env_bool("HUB_INPROCESS_WORKER", True)
+# The operations page (/console/ops/): new figures pushed this often; each web process saves
+# its open websockets per company this often (a process unheard of for 3 times that is gone).
+HUB_OPS_REFRESH_SECONDS = env_float("HUB_OPS_REFRESH_SECONDS", 2.0, minimum=0.5)
+HUB_OPS_PRESENCE_SECONDS = env_float("HUB_OPS_PRESENCE_SECONDS", 5.0, minimum=0.5)
 
 
 # --- e-mail credentials -------------------------------------------------------------------

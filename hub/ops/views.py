@@ -14,6 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hub.ops import health, metrics
 from hub.ops.logging import redact_text
 from hub.ops.middleware import sessionless
 
@@ -88,6 +89,10 @@ def _check_database_closing() -> str:
         return _check_database()
     finally:
         connection.close()
+
+
+# The operations figures (queues, relay, Twilio inbox, clients), read when /metrics is asked.
+metrics.ops_collector_register(health)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

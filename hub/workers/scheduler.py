@@ -24,8 +24,11 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
+from django.db import connection
 from django.utils.module_loading import import_string
 from prometheus_client import Counter
+
+from hub.workers.stats import error_text, scheduler_run_record
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,10 @@ LOCK_RENEW_SECONDS = 10.0
 
 ENQUEUED = Counter("hub_scheduler_enqueued_total", "Messages the scheduler enqueued", ["actor"])
 
+# hub_scheduler_run's last_outcome of a job (the operations page shows it).
+ENQUEUED_OUTCOME = "enqueued"
+NOT_AN_ACTOR = "skipped: not a Dramatiq actor"
+
 
 @dataclass(frozen=True)
 class Job:
@@ -48,8 +55,9 @@ class Job:
     every_seconds: float
 
 
-def hub_jobs() -> list[Job]:
-    """The hub's periodic jobs, with their intervals from settings."""
+def hub_jobs(*, quiet: bool = False) -> list[Job]:
+    """The hub's periodic jobs, with their intervals from settings (``quiet``: for a reader,
+    such as the operations page, rather than the scheduler: say nothing about them)."""
     jobs = [
         Job(SWEEP_ACTOR, float(settings.HUB_TWILIO_SWEEP_SECONDS)),
         Job(RETENTION_ACTOR, float(settings.HUB_RETENTION_INTERVAL_SECONDS)),
@@ -60,7 +68,7 @@ def hub_jobs() -> list[Job]:
     ]
     if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
         jobs.append(Job(RECONCILE_ACTOR, float(settings.TWILIO_RECONCILE_INTERVAL_SECONDS)))
-    else:
+    elif not quiet:
         logger.info("scheduler: no Twilio credentials, so no call reconciliation")
     return jobs
 
@@ -145,6 +153,7 @@ class HubScheduler:
         self.renew_seconds = renew_seconds
         self.leading = threading.Event()
         self._missing: set[str] = set()
+        self._unrecorded = False
         self._scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -205,17 +214,36 @@ class HubScheduler:
         return actor
 
     def enqueue(self, path: str) -> bool:
-        """Enqueue one message for the actor at ``path`` if this process leads."""
+        """Enqueue one message for the actor at ``path`` if this process leads; record the run."""
         if not self.leading.is_set():
             return False
         actor = self._resolve(path)
         if actor is None:
+            self._record(path, NOT_AN_ACTOR)
             return False
         broker = self.broker or actor.broker
-        broker.declare_queue(actor.queue_name)
-        broker.enqueue(actor.message())
+        try:
+            broker.declare_queue(actor.queue_name)
+            broker.enqueue(actor.message())
+        except Exception as exc:
+            self._record(path, f"failed: {error_text(exc)}")
+            raise
         ENQUEUED.labels(actor=actor.actor_name).inc()
+        self._record(path, ENQUEUED_OUTCOME)
         return True
+
+    def _record(self, path: str, outcome: str) -> None:
+        # The record is for the operations page: a database away must not stop the schedule.
+        try:
+            scheduler_run_record(job=path, outcome=outcome)
+        except Exception as exc:
+            if not self._unrecorded:
+                logger.warning("scheduler: cannot record the runs of its jobs (%s)", exc)
+            self._unrecorded = True
+            if not connection.in_atomic_block:
+                connection.close()  # this thread's connection may be broken: a new one next time
+        else:
+            self._unrecorded = False
 
 
 def start_inprocess_scheduler() -> HubScheduler:

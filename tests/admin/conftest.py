@@ -9,6 +9,7 @@ from django.utils import timezone
 from hub.domain.events.models import Event, EventOutbox, RelayCursor
 from hub.integrations.slack.models import SlackEventReceipt
 from hub.integrations.twilio.inbox import callback_store
+from hub.ops.models import SchedulerRun, WebPresence, WorkerQueueStat
 from tests import factories
 from tests.admin.helpers import tenant_rows
 
@@ -48,6 +49,15 @@ def hub_rows(db):
         ),
         "slack_event_receipt": SlackEventReceipt.objects.create(
             event_id="Ev0ADMIN01", team_id="TADMIN01", event_type="app_home_opened"
+        ),
+        "worker_queue_stat": WorkerQueueStat.objects.create(
+            queue="default", actor="calls_reconcile", processed=3, failed=1, retried=2
+        ),
+        "scheduler_run": SchedulerRun.objects.create(
+            job="hub.workers.calls.calls_reconcile", last_run=timezone.now(), last_outcome="ok"
+        ),
+        "web_presence": WebPresence.objects.create(
+            process="web-admin-test", by_company={"none": 1}, updated_at=timezone.now()
         ),
     }
 

@@ -16,6 +16,7 @@ from hub.console.admin import (  # noqa: F401  (imported for their @admin.regist
     issues,
     mail,
     notifications,
+    ops,
     slack,
     twilio,
 )

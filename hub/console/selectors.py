@@ -1,8 +1,8 @@
 """Reads for the live console pages, each scoped to what the signed-in user may see.
 
 The pages show the same rows the websocket would push to the user: calls of the companies
-where they are an active member, their own notifications, and the events the audience rules
-of ``hub.domain.events.audience`` let them see.
+the page shows (``hub.console.companies.CompanyScope``: every company for a superuser, else
+the user's active memberships), and their own notifications.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from django.db.models import QuerySet
 
 from hub.domain.authentication.models import CompanyUser, User
 from hub.domain.calls.models import Call
-from hub.domain.events.audience import Viewer, viewer_events_q
-from hub.domain.events.models import Event
+from hub.domain.events.audience import Viewer
 from hub.domain.events.selectors import event_settled_id, viewer_for_user
 from hub.domain.notifications.models import Notification
 
@@ -30,22 +29,23 @@ def console_cursor() -> int:
     return event_settled_id()
 
 
-def call_board_list(*, viewer: Viewer, limit: int = 100) -> QuerySet[Call]:
-    if viewer.is_customer or not viewer.companies:
+def call_board_list(*, company_ids: list[int], limit: int = 100) -> QuerySet[Call]:
+    """The newest calls of the companies the board shows (``CompanyScope.company_ids``)."""
+    if not company_ids:
         return Call.objects.none()
     return (
-        Call.objects.filter(company_id__in=list(viewer.companies))
+        Call.objects.filter(company_id__in=company_ids)
         .select_related("company", "user")
         .order_by("-created_at", "-id")[:limit]
     )
 
 
-def member_names(*, viewer: Viewer) -> dict[int, str]:
-    """Names of the people in the viewer's companies, for rows that arrive live."""
-    if viewer.is_customer or not viewer.companies:
+def member_names(*, company_ids: list[int]) -> dict[int, str]:
+    """Names of the people in the companies the board shows, for rows that arrive live."""
+    if not company_ids:
         return {}
     members = (
-        CompanyUser.objects.filter(company_id__in=list(viewer.companies))
+        CompanyUser.objects.filter(company_id__in=company_ids)
         .select_related("user")
         .order_by("user_id")
     )
@@ -57,9 +57,10 @@ def notification_list(*, user: User, limit: int = 50) -> QuerySet[Notification]:
 
 
 def notification_unread_ids(*, user: User) -> list[str]:
-    ids = Notification.objects.filter(user=user, is_read=False).values_list("id", flat=True)
+    """The ids of the user's unread notifications (one query), newest first."""
+    ids = (
+        Notification.objects.filter(user=user, is_read=False)
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+    )
     return [str(i) for i in ids]
-
-
-def event_log_tail(*, viewer: Viewer, limit: int = 100) -> list[Event]:
-    return list(Event.objects.filter(viewer_events_q(viewer)).order_by("-id")[:limit])

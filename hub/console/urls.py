@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from hub.console import inbox, views
+from hub.console import event_log, inbox, ops_page, pipeline, views
 
 app_name = "console"
 
@@ -11,7 +11,10 @@ urlpatterns = [
     path("console/calls/", views.call_board, name="calls"),
     path("console/calls/dial/", views.call_dial, name="call-dial"),
     path("console/notifications/", views.notifications, name="notifications"),
-    path("console/events/", views.event_log, name="events"),
+    path("console/events/", event_log.page, name="events"),
+    path("console/deals/", pipeline.page, name="deals"),
+    path("console/deals/<int:deal_id>/move/", pipeline.move, name="deal-move"),
+    path("console/ops/", ops_page.page, name="ops"),
     path("console/inbox/", inbox.inbox, name="inbox"),
     path("console/inbox/<int:thread_id>/", inbox.thread, name="inbox-thread"),
     path("console/inbox/<int:thread_id>/reply/", inbox.reply, name="inbox-reply"),

@@ -6,15 +6,17 @@ websocket from there, so nothing that happens between rendering and connecting i
 
 from __future__ import annotations
 
-import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from hub.console import selectors
+from hub.console.companies import COMPANY_PARAM, company_scope
 from hub.domain.authentication.models import Company, User
 from hub.domain.calls.models import CallStatus
 from hub.domain.calls.outbound import CallPlacementError, call_request_place
@@ -23,15 +25,27 @@ from hub.domain.events.audience import Viewer
 
 @staff_member_required
 def call_board(request: HttpRequest) -> HttpResponse:
+    """The newest calls of every company the user sees, kept live; ``?company=`` picks one."""
     viewer = selectors.console_viewer(user=_staff_user(request))
+    scope = company_scope(request, viewer=viewer)
     cursor = selectors.console_cursor()
+    shown = scope.company_ids
     context = {
         "page": "calls",
         "cursor": cursor,
-        "calls": selectors.call_board_list(viewer=viewer),
-        "members": selectors.member_names(viewer=viewer),
+        "scope": scope,
+        "calls": selectors.call_board_list(company_ids=shown),
+        "members": selectors.member_names(company_ids=shown),
         "status_labels": dict(CallStatus.choices),
-        "dial_companies": Company.objects.filter(id__in=viewer.companies).order_by("company_name"),
+        # What the page needs to name (and filter) the company of a call that arrives live.
+        "board": {
+            "several": scope.several,
+            "chosen": scope.chosen.id if scope.chosen else None,
+            "companies": {c.id: c.company_name for c in scope.companies},
+        },
+        # Calls are placed only from a company the user is an active member of (a superuser
+        # sees every company but places calls from their own only).
+        "dial_companies": [c for c in scope.companies if c.id in viewer.companies],
     }
     return render(request, "hub/console/calls.html", context)
 
@@ -54,7 +68,15 @@ def call_dial(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, f"Calling {call.to_number} from {call.from_number} (call #{call.id})."
         )
-    return redirect("console:calls")
+    return redirect(_board_url(request.POST.get("board_company", "")))
+
+
+def _board_url(company: str) -> str:
+    """The call board, with the company filter the form was posted from (digits only)."""
+    url = reverse("console:calls")
+    if company.isascii() and company.isdigit():
+        return f"{url}?{urlencode({COMPANY_PARAM: company})}"
+    return url
 
 
 def _dial_company(*, viewer: Viewer, posted: str | None) -> Company:
@@ -84,27 +106,16 @@ def _dial_company(*, viewer: Viewer, posted: str | None) -> Company:
 
 @staff_member_required
 def notifications(request: HttpRequest) -> HttpResponse:
+    """The user's own notifications (a notification belongs to a user, never to a company)."""
     user = _staff_user(request)
     cursor = selectors.console_cursor()
     context = {
         "page": "notifications",
         "cursor": cursor,
         "notifications": selectors.notification_list(user=user),
-        "unread_ids": selectors.notification_unread_ids(user=user),
+        "notification_unread_ids": selectors.notification_unread_ids(user=user),
     }
     return render(request, "hub/console/notifications.html", context)
-
-
-@staff_member_required
-def event_log(request: HttpRequest) -> HttpResponse:
-    viewer = selectors.console_viewer(user=_staff_user(request))
-    cursor = selectors.console_cursor()
-    context = {
-        "page": "events",
-        "cursor": cursor,
-        "events": [(e, _compact_json(e.payload)) for e in selectors.event_log_tail(viewer=viewer)],
-    }
-    return render(request, "hub/console/events.html", context)
 
 
 def _staff_user(request: HttpRequest) -> User:
@@ -112,8 +123,3 @@ def _staff_user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User), "the console's views are for signed-in staff only"
     return user
-
-
-def _compact_json(value: object) -> str:
-    # The same text the page shows for events that arrive live (JSON.stringify).
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -10,7 +10,10 @@ per-connection channel-layer message). It also:
   token has expired;
 - re-reads who each connection's user is every ``HUB_WS_REVALIDATE_SECONDS`` (in a few
   batched queries), so a membership removed or changed later narrows what it receives, and a
-  deactivated user is disconnected.
+  deactivated user is disconnected;
+- saves the process's open connections per company (``hub_web_presence``) every
+  ``HUB_OPS_PRESENCE_SECONDS``, and pushes the operations figures to the connections that
+  subscribed to them (``ops.subscribe``), one snapshot per round for all of them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from django.conf import settings
 
 from hub.consumers import protocol, transport
 from hub.consumers.fanout import EVENTS_GROUP, MESSAGE_TYPE, event_wire, layer_is_local
+from hub.consumers.ops_feed import OpsFeed
 from hub.domain.events.audience import Viewer
 from hub.domain.events.models import Audience, Event
 from hub.domain.events.selectors import event_settled_id, viewers_current
@@ -92,6 +96,8 @@ class Dispatcher:
         # Superusers' connections: every company's events reach them (Viewer.every_company).
         self.every_company: set[HubConsumer] = set()
         self.connections: set[HubConsumer] = set()
+        # This process's presence (connections per company) and the operations figures' feed.
+        self.ops = OpsFeed(self.connections)
         # (when the token runs out, tie-breaker, the connection) for token-authenticated ones.
         self._expiries: list[tuple[float, int, weakref.ref[HubConsumer]]] = []
         self._expiry_seq = itertools.count()
@@ -128,6 +134,7 @@ class Dispatcher:
                 self._tasks.append(loop.create_task(self._layer_loop()))
                 self._tasks.append(loop.create_task(self._refresh_loop()))
             self._tasks.append(loop.create_task(self._sweep_loop()))
+            self._tasks.append(loop.create_task(self.ops.presence_loop()))
             self._install_drain_on_sigterm()
             log.info("dispatcher started", upto=self.upto, local=layer_is_local())
 
@@ -143,12 +150,14 @@ class Dispatcher:
 
     async def stop(self) -> None:
         self._stop.set()
+        self.ops.halt()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        await self.ops.stop()
 
     # --- registry ----------------------------------------------------------------------
     def register(self, conn: HubConsumer, viewer: Viewer) -> None:
@@ -158,9 +167,12 @@ class Dispatcher:
             entry = (conn.expires_at, next(self._expiry_seq), weakref.ref(conn))
             heapq.heappush(self._expiries, entry)
         metrics.WS_CONNECTIONS.set(len(self.connections))
+        if len(self.connections) == 1:
+            self.ops.presence_changed()  # the first connection shows at once
 
     def unregister(self, conn: HubConsumer) -> None:
         self.connections.discard(conn)
+        self.ops.subscribers.discard(conn)
         self._unindex(conn)
         metrics.WS_CONNECTIONS.set(len(self.connections))
 
@@ -171,6 +183,8 @@ class Dispatcher:
         self._unindex(conn)
         conn.viewer = viewer
         self._index(conn, viewer)
+        if not viewer.every_company:
+            self.ops.subscribers.discard(conn)  # no longer a superuser
 
     def _index(self, conn: HubConsumer, viewer: Viewer) -> None:
         self.by_user[viewer.user_id].add(conn)
@@ -369,6 +383,7 @@ class Dispatcher:
                     await conn.close_with(protocol.CLOSE_SERVICE_RESTART, "server restarting")
             if start + batch < len(conns):
                 await asyncio.sleep(pause)
+        await self.ops.stop()
         if callable(previous):
             previous(signum, frame)
         else:

@@ -355,7 +355,33 @@ class HubConsumer(AsyncWebsocketConsumer):
             reply["ref"] = frame["ref"]
         await self.send_frame(reply)
 
-    _ACTIONS = {"resume": _resume, "notification.read": _notification_read}
+    async def _ops_subscribe(self, frame: dict) -> None:
+        ref = frame.get("ref")
+        if not (self.viewer is not None and self.viewer.every_company):
+            await self.send_error(
+                protocol.ERR_FORBIDDEN, "the operations figures are for superusers only", ref=ref
+            )
+            return
+        latest = dispatcher.ops.subscribe(self)
+        await self._ack("ops.subscribe", ref)
+        if latest is not None:
+            await self.send_text(latest)
+
+    async def _ops_unsubscribe(self, frame: dict) -> None:
+        dispatcher.ops.subscribers.discard(self)
+        await self._ack("ops.unsubscribe", frame.get("ref"))
+
+    async def _ack(self, action: str, ref: Any) -> None:
+        await self.send_frame(
+            {"type": "ack", "action": action} | ({"ref": ref} if ref is not None else {})
+        )
+
+    _ACTIONS = {
+        "resume": _resume,
+        "notification.read": _notification_read,
+        "ops.subscribe": _ops_subscribe,
+        "ops.unsubscribe": _ops_unsubscribe,
+    }
 
     # --- outgoing ----------------------------------------------------------------------
     async def deliver(self, event_id: int, message: dict) -> None:
@@ -412,7 +438,10 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.sending = False
 
     async def send_frame(self, frame: dict) -> None:
-        await self._write({"type": "websocket.send", "text": protocol.encode(frame)})
+        await self.send_text(protocol.encode(frame))
+
+    async def send_text(self, text: str) -> None:
+        await self._write({"type": "websocket.send", "text": text})
 
     async def send_error(self, code: str, message: str, *, ref: Any = None) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}

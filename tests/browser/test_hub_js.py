@@ -133,10 +133,10 @@ def test_event_log_shows_new_events_the_user_may_see_live(acme_page):
         twilio_call_sid="CAeventlog",
     )
     notification_create(user=user, title="for the log", message="m")
-    rows = page.locator("#events tbody tr")
+    rows = page.locator("#events li.event")
     expect(rows).to_have_count(2, timeout=10 * SECONDS)
     expect(rows.nth(0)).to_contain_text("notification.created")
     expect(rows.nth(0)).to_contain_text("for the log")
     expect(rows.nth(1)).to_contain_text("call.created")
-    expect(rows.nth(1)).to_contain_text(f'"id":{call.id}')
+    expect(rows.nth(1)).to_contain_text(f"Call #{call.id}")
     expect(page.locator("#events")).not_to_contain_text("not for this page")

@@ -184,3 +184,54 @@ def test_only_staff_may_dial_and_only_by_post(client, alice, alice_client):
     client.logout()
     response = client.post("/console/calls/dial/", {"to_number": "+14155550123"})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_superuser_sees_every_company_but_calls_only_from_their_own(
+    client, acme, globex, alice_number, fake_twilio, twilio_settings
+):
+    """Seeing every company's calls does not widen who may place them."""
+    admin = factories.UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+
+    board = client.get("/console/calls/")
+    assert board.context["dial_companies"] == []
+    assert "you are a member of none" in board.content.decode()
+
+    unchosen = client.post("/console/calls/dial/", {"to_number": "+14155550123"}, follow=True)
+    chosen = client.post(
+        "/console/calls/dial/", {"to_number": "+14155550123", "company": acme.id}, follow=True
+    )
+
+    assert messages_of(unchosen) == ["You are not an active member of any company."]
+    assert messages_of(chosen) == [
+        "You cannot call from that company: it is not one of your active companies."
+    ]
+    assert_nothing_placed(fake_twilio)
+
+
+def test_a_superuser_who_is_a_member_is_offered_only_that_company(
+    client, acme, globex, fake_twilio, twilio_settings
+):
+    admin = factories.UserFactory(is_staff=True, is_superuser=True)
+    company_user_add(company=globex, user=admin, role="ceo")
+    client.force_login(admin)
+
+    assert client.get("/console/calls/").context["dial_companies"] == [globex]
+
+
+def test_the_board_comes_back_with_the_company_filter_it_was_posted_from(
+    alice_client, acme, globex, alice_number, alice_at_globex, fake_twilio, twilio_settings
+):
+    response = alice_client.post(
+        "/console/calls/dial/",
+        {"to_number": "+14155550123", "company": acme.id, "board_company": str(acme.id)},
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(f"/console/calls/?company={acme.id}", 302)]
+    assert response.context["scope"].chosen == acme
+    tampered = alice_client.post(
+        "/console/calls/dial/",
+        {"to_number": "+14155550124", "company": acme.id, "board_company": "1&x=2"},
+    )
+    assert tampered["Location"] == "/console/calls/"

@@ -145,7 +145,7 @@ def test_notifications_page_lists_only_the_users_own(client, staff_alice, staff_
         assert str(other.id) not in html
         assert other.title not in html
     assert json_data(response, "hub-unread-ids") == [str(mine.id)]
-    assert '<span class="badge" id="unread-count">1</span>' in html
+    assert '<span class="badge" id="unread-count" data-count="1">1</span>' in html
 
 
 def test_event_log_shows_only_the_events_the_user_may_see(

@@ -6,7 +6,8 @@
  *     // token: "eyJ…" or getToken: () => fetch(…).then(r => r.text())  (omit both for the
  *     //   session cookie of a console page)
  *     lastId: 1234,                        // resume after this event id (e.g. rendered by the page)
- *     onEvent: (event) => {},              // every event: {id, topic, type, data}
+ *     onEvent: (event) => {},              // every event: {id, topic, type, data}, and
+ *                                          //   company_id when the frame has it
  *     onReset: (frame) => location.reload(), // the gap cannot be replayed (frame.reason): refetch
  *     onAuthError: ({code, reason, error}) => {},  // 4401/4403: no automatic reconnect
  *                                                   // (but "token expired" with getToken reconnects)
@@ -313,7 +314,10 @@
     }
     switch (frame.type) {
       case "event":
-        this._onEvent({ id: frame.id, topic: frame.topic, type: frame.event, data: frame.data });
+        var event = { id: frame.id, topic: frame.topic, type: frame.event, data: frame.data };
+        // The event's company, when the server's frames carry it (null: none).
+        if (frame.company_id !== undefined) event.company_id = frame.company_id;
+        this._onEvent(event);
         break;
       case "hello":
         this._onHello(frame);

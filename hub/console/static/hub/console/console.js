@@ -34,32 +34,67 @@
     node.classList.add("flash");
   }
 
+  // --- unread notifications: the badge in the nav of every page ---------------------------
+  // A set of ids, not a count: an event the rendered page already counted may be replayed.
+  function unreadBadges(hub) {
+    var ids = new Set(data("hub-unread-ids") || []);
+
+    function show() {
+      var text = String(ids.size);
+      document.querySelectorAll("[data-unread-badge], #unread-count").forEach(function (badge) {
+        badge.textContent = text;
+        badge.dataset.count = text;
+      });
+    }
+
+    hub.on("notification.*", function (event) {
+      var n = event.data;
+      if (n.is_read) ids.delete(n.id);
+      else ids.add(n.id);
+      show();
+    });
+    show();
+    return { ids: ids, show: show };
+  }
+
   // --- call board ------------------------------------------------------------------------
   function callBoard(hub) {
     var body = document.querySelector("#calls tbody");
     var members = data("hub-members") || {};
     var labels = data("hub-status-labels") || {};
+    // several: a Company column; chosen: the company filter (null: every company shown);
+    // companies: id → name. Each event frame names its company (company_id).
+    var board = data("hub-board") || { several: false, chosen: null, companies: {} };
 
-    function row(call) {
-      var tr = body.querySelector('tr[data-call-id="' + call.id + '"]');
-      if (tr) return tr;
-      tr = document.createElement("tr");
+    function companyOf(event) {
+      return typeof event.company_id === "number" ? event.company_id : null;
+    }
+
+    function row(call, companyId) {
+      var tr = document.createElement("tr");
       tr.dataset.callId = call.id;
+      if (companyId !== null) tr.dataset.companyId = companyId;
       var status = document.createElement("span");
       status.className = "status";
       status.dataset.field = "status";
       var statusCell = document.createElement("td");
       statusCell.appendChild(status);
-      [
-        cell("#" + call.id),
-        cell(utc(call.created_at), "created_at"),
+      var cells = [cell("#" + call.id), cell(utc(call.created_at), "created_at")];
+      if (board.several) {
+        var name = companyId === null ? "" : board.companies[companyId] || "Company #" + companyId;
+        var company = cell(name, "company");
+        company.title = name;
+        cells.push(company);
+      }
+      cells.push(
         cell(call.direction, "direction"),
         cell(call.from_number, "from_number"),
         cell(call.to_number, "to_number"),
         cell("", "user"),
         cell("", "duration"),
-        statusCell,
-      ].forEach(function (td) {
+        statusCell
+      );
+      cells.forEach(function (td) {
         tr.appendChild(td);
       });
       body.insertBefore(tr, body.firstChild);
@@ -69,7 +104,14 @@
 
     function update(event) {
       var call = event.data;
-      var tr = row(call);
+      var tr = body.querySelector('tr[data-call-id="' + call.id + '"]');
+      if (!tr) {
+        var companyId = companyOf(event);
+        // Filtered to one company: another company's call (or one of no known company) is not
+        // for this page.
+        if (board.chosen !== null && companyId !== board.chosen) return;
+        tr = row(call, companyId);
+      }
       var status = tr.querySelector('[data-field="status"]');
       status.dataset.status = call.status;
       status.textContent = labels[call.status] || call.status;
@@ -84,19 +126,25 @@
   }
 
   // --- notifications -----------------------------------------------------------------------
-  function notificationsPage(hub) {
+  // Marking read shows at once (the item and every badge), then the server's answer settles
+  // it: the notification.read events confirm it, a refusal puts it back and says why.
+  function notificationsPage(hub, unread) {
     var list = document.getElementById("notifications");
-    var counter = document.getElementById("unread-count");
     var notice = document.getElementById("notice");
-    var unread = new Set(data("hub-unread-ids") || []);
-
-    function show() {
-      counter.textContent = String(unread.size);
-      counter.dataset.count = String(unread.size);
-    }
+    // Ids shown read before the server answered → the click that did it.
+    var pending = new Map();
+    var clicks = 0;
 
     function say(text) {
       notice.textContent = text;
+    }
+
+    function why(error) {
+      if (error.code === "not_found") return "it no longer exists.";
+      if (error.message === "not connected" || error.message === "disconnected") {
+        return "not connected to the hub; try again once it is live.";
+      }
+      return error.message || String(error);
     }
 
     function item(n) {
@@ -126,22 +174,68 @@
       return li;
     }
 
+    function itemOf(id) {
+      return list.querySelector('li[data-notification-id="' + id + '"]');
+    }
+
+    function show(id, isRead) {
+      var li = itemOf(id);
+      if (li) li.dataset.read = isRead ? "true" : "false";
+      if (isRead) unread.ids.delete(id);
+      else unread.ids.add(id);
+    }
+
+    // Shown before the server answered (data-pending on its item), or settled.
+    function guess(id, click) {
+      pending.set(id, click);
+      var li = itemOf(id);
+      if (li) li.dataset.pending = "";
+    }
+
+    function settle(id) {
+      pending.delete(id);
+      var li = itemOf(id);
+      if (li) delete li.dataset.pending;
+    }
+
     function apply(event) {
       var n = event.data;
+      settle(n.id); // the server's word on it, whatever this page guessed
       var li = item(n);
       li.dataset.read = n.is_read ? "true" : "false";
-      if (n.is_read) unread.delete(n.id);
-      else unread.add(n.id);
-      show();
       flash(li);
     }
 
     function markRead(id) {
       say("");
-      // The page changes when the notification.read event arrives, not on the ack.
-      hub.markRead(id).catch(function (error) {
-        say("Could not mark read: " + (error.code || error.message));
+      var click = ++clicks;
+      var ids = id === "all" ? Array.from(unread.ids) : [id];
+      var changed = ids.filter(function (each) {
+        return unread.ids.has(each);
       });
+      changed.forEach(function (each) {
+        show(each, true);
+        guess(each, click);
+      });
+      unread.show();
+      hub.markRead(id).then(
+        function () {
+          // Done: its notification.read events follow and are the server's word.
+          changed.forEach(function (each) {
+            if (pending.get(each) === click) settle(each);
+          });
+        },
+        function (error) {
+          // Put back only what no event (or later click) has settled since.
+          changed.forEach(function (each) {
+            if (pending.get(each) !== click) return;
+            settle(each);
+            show(each, false);
+          });
+          unread.show();
+          say("Could not mark read: " + why(error));
+        }
+      );
     }
 
     hub.on("notification.*", apply);
@@ -151,31 +245,6 @@
     });
     document.getElementById("mark-all-read").addEventListener("click", function () {
       markRead("all");
-    });
-    show();
-  }
-
-  // --- event log ---------------------------------------------------------------------------
-  function eventLog(hub) {
-    var body = document.querySelector("#events tbody");
-    var keep = 200;
-
-    hub.on("*", function (event) {
-      if (body.querySelector('tr[data-event-id="' + event.id + '"]')) return; // rendered already
-      var tr = document.createElement("tr");
-      tr.dataset.eventId = event.id;
-      [cell("#" + event.id), cell(utc()), cell(event.topic), cell(event.type)].forEach(function (td) {
-        tr.appendChild(td);
-      });
-      var payload = document.createElement("td");
-      var code = document.createElement("code");
-      code.textContent = JSON.stringify(event.data);
-      payload.appendChild(code);
-      tr.appendChild(payload);
-      body.insertBefore(tr, body.firstChild);
-      while (body.children.length > keep) body.removeChild(body.lastChild);
-      setEmpty(body);
-      flash(tr);
     });
   }
 
@@ -209,8 +278,9 @@
   });
   window.hub = hub;
 
-  var pages = { calls: callBoard, notifications: notificationsPage, events: eventLog };
+  var unread = unreadBadges(hub);
+  var pages = { calls: callBoard, notifications: notificationsPage };
   var setUp = pages[document.body.dataset.page];
-  if (setUp) setUp(hub);
+  if (setUp) setUp(hub, unread);
   hub.connect();
 })();

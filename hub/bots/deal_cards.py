@@ -19,6 +19,7 @@ from hub.domain.crm import services
 from hub.domain.crm.access import crm_can_manage, deals_visible
 from hub.domain.crm.deal_selectors import MAX_ID, PipelineSummary, deal_list, pipeline_stages
 from hub.domain.crm.models import Deal, DealStage, DealStatus
+from hub.domain.crm.selectors import stage_closing_ids
 
 MOVE_ACTION = "deal_move"
 WON_ACTION = "deal_won"
@@ -43,22 +44,8 @@ def deal_line(deal: Deal) -> str:
     )
 
 
-def closing_stage_ids(stages: list[DealStage]) -> set[int]:
-    """The stages that closing a deal moves it to: the first at 100 % (won) and the last at 0 %
-    (lost, unless it is the pipeline's first stage). A deal reaches them with Won or Lost only.
-    """
-    ids: set[int] = set()
-    won = next((s for s in stages if s.probability == 100), None)
-    if won is not None:
-        ids.add(won.pk)
-    zero = [s for s in stages if s.probability == 0]
-    if zero and stages and zero[-1].pk != stages[0].pk:
-        ids.add(zero[-1].pk)
-    return ids
-
-
 def movable_stages(stages: list[DealStage]) -> list[DealStage]:
-    closing = closing_stage_ids(stages)
+    closing = stage_closing_ids(stages)
     return [s for s in stages if s.pk not in closing]
 
 
@@ -298,7 +285,7 @@ def pipeline_blocks(summary: PipelineSummary) -> tuple[str, list[dict[str, Any]]
         return msg.NO_PIPELINE, []
     cur = summary.currency
     rows = [("Stage", "Deals", "Total", "Weighted")]
-    closing = closing_stage_ids([s.stage for s in summary.stages])
+    closing = stage_closing_ids([s.stage for s in summary.stages])
     rows += [
         (s.stage.name, str(s.count), money(s.total, cur), money(s.weighted, cur))
         for s in summary.stages

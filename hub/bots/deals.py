@@ -29,6 +29,7 @@ from hub.domain.authentication.models import User
 from hub.domain.crm import deal_selectors as sel
 from hub.domain.crm import services
 from hub.domain.crm.models import Deal, DealStage, DealStatus
+from hub.domain.crm.selectors import stage_closing_ids
 from hub.workers.slack_crm import slack_deal_assign, slack_deal_page
 
 _CLOSING = re.compile(r"\bclosing(?:\s+this\s+month)?\b", re.IGNORECASE)
@@ -93,7 +94,7 @@ def _move(deal: Deal, stage: DealStage, *, user: User, stages: list[DealStage]) 
         return Answer(msg.closed(deal))
     if stage.pk == deal.stage_id:
         return cards.card_answer(deal, msg.same_stage(deal), user=user, stages=stages)
-    if stage.pk in cards.closing_stage_ids(stages):
+    if stage.pk in stage_closing_ids(stages):
         return Answer(msg.closing_stage(deal, stage, won=stage.probability == 100))
     before = deal.stage
     deal = services.deal_move(deal=deal, stage=stage, by=user)

@@ -74,11 +74,13 @@ class OpsFeed:
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None  # set once the presence loop runs
         self._halted = False
+        self._presence: asyncio.Task | None = None  # the presence loop's task
 
     # --- presence -----------------------------------------------------------------------
     async def presence_loop(self) -> None:
         wake = self._wake = asyncio.Event()
         self._halted = False
+        self._presence = asyncio.current_task()
         while self._wake is wake and not self._halted:  # until halt() or stop()
             wake.clear()
             try:
@@ -106,6 +108,7 @@ class OpsFeed:
 
     async def stop(self) -> None:
         """Stop the feed and drop this process's presence (shutting down)."""
+        self.halt()
         task, self._task = self._task, None
         self.subscribers.clear()
         if task is not None:
@@ -114,6 +117,10 @@ class OpsFeed:
                 await task
         if self._wake is None:
             return  # never saved
+        presence = self._presence
+        if presence is not None and presence is not asyncio.current_task():
+            # A save already on its way (on a thread) would write the row again after the drop.
+            await asyncio.wait({presence}, timeout=settings.HUB_OPS_PRESENCE_SECONDS)
         self._wake = None
         try:
             await _presence_drop(process=PROCESS)
@@ -130,15 +137,22 @@ class OpsFeed:
         return self.last_text
 
     async def _run(self) -> None:
-        while self.subscribers:
-            try:
-                data = await _snapshot()
-            except Exception as exc:
-                log.warning("could not read the operations figures", error=repr(exc))
-                self.last_text = None
-            else:
-                self.last_text = text = protocol.encode({"type": "ops", "data": data})
-                for conn in list(self.subscribers):
-                    await conn.send_text(text)
-            await asyncio.sleep(settings.HUB_OPS_REFRESH_SECONDS)
-        self._task, self.last_text = None, None
+        try:
+            while self.subscribers:
+                try:
+                    data = await _snapshot()
+                except Exception as exc:
+                    log.warning("could not read the operations figures", error=repr(exc))
+                    self.last_text = None
+                else:
+                    self.last_text = text = protocol.encode({"type": "ops", "data": data})
+                    for conn in list(self.subscribers):
+                        try:
+                            await conn.send_text(text)
+                        except Exception as exc:  # a connection going away: not the others
+                            self.subscribers.discard(conn)
+                            log.info("dropped an ops subscriber", error=repr(exc))
+                await asyncio.sleep(settings.HUB_OPS_REFRESH_SECONDS)
+        finally:
+            # However the loop ends, the next subscriber starts a new one.
+            self._task, self.last_text = None, None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
+from django.db import connection
 from playwright.sync_api import expect
 
 from hub.domain.authentication.models import CompanyUser, User
@@ -173,8 +174,14 @@ def test_a_refused_mark_read_is_put_back_with_the_reason(live_hub, open_page):
     kept = notification_create(user=user, title="Kept", message="m")
     gone = notification_create(user=user, title="Gone", message="m")
     page = open_live(open_page, live_hub, user, "/console/notifications/")
-    # Deleted behind the page's back (the CRM may do that): the server will refuse it.
-    Notification.objects.filter(id=gone.id).delete()
+    # Deleted before its notification.deleted event has reached the page (here: with the
+    # triggers off for the deleting session, so no event comes): the server will refuse it.
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            cursor.execute("DELETE FROM notifications_notification WHERE id = %s", [gone.id])
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")
 
     shown = page.evaluate(CLICK_AND_READ, f'li[data-notification-id="{gone.id}"] button.mark-read')
     assert shown == {"before": "2", "nav": "1", "heading": "1", "read": "true"}
@@ -190,3 +197,23 @@ def test_a_refused_mark_read_is_put_back_with_the_reason(live_hub, open_page):
     expect(page.locator("#notifications li[data-pending]")).to_have_count(0)
     kept.refresh_from_db()
     assert not kept.is_read
+
+
+def test_a_notification_deleted_anywhere_leaves_every_tab(live_hub, open_page):
+    company = factories.CompanyFactory()
+    user = staff_member(company)
+    kept = notification_create(user=user, title="Kept", message="m")
+    gone = notification_create(user=user, title="Gone", message="m")
+    page = open_live(open_page, live_hub, user, "/console/notifications/")
+    elsewhere = open_live(open_page, live_hub, user, "/console/calls/")
+    expect(elsewhere.locator("[data-unread-badge]")).to_have_text("2")
+
+    with connection.cursor() as cursor:  # as the CRM or psql would
+        cursor.execute("DELETE FROM notifications_notification WHERE id = %s", [gone.id])
+
+    expect(page.locator(f'li[data-notification-id="{gone.id}"]')).to_have_count(
+        0, timeout=10 * SECONDS
+    )
+    expect(page.locator(f'li[data-notification-id="{kept.id}"]')).to_have_count(1)
+    expect(page.locator("#unread-count")).to_have_text("1")
+    expect(elsewhere.locator("[data-unread-badge]")).to_have_text("1", timeout=10 * SECONDS)

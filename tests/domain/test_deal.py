@@ -140,6 +140,17 @@ def test_moving_to_a_stage_of_another_company_is_refused(globex, deal):
     assert (deal.stage.name, deal.probability) == ("Prospecting", 10)
 
 
+def test_a_deal_closed_since_it_was_read_is_not_moved(acme, deal):
+    stale = Deal.objects.get(pk=deal.pk)  # read, say, by a board before Slack's /deal won
+    deal_mark_won(deal=deal)
+
+    with pytest.raises(ValidationError, match="is won: only open deals move"):
+        deal_move(deal=stale, stage=_stage(acme, "Proposal"))
+
+    deal.refresh_from_db()
+    assert (deal.status, deal.probability) == (DealStatus.WON, 100)
+
+
 def test_marking_won_sets_status_time_and_full_probability(deal):
     before = timezone.now()
 

@@ -49,6 +49,17 @@ def test_notification_events_match_the_python_payload(alice):
     assert (events[1].audience, events[1].user_id, events[1].company_id) == ("user", alice.id, None)
 
 
+def test_a_deleted_notification_is_an_event_for_its_user(alice):
+    note = notification_create(user=alice, title="Gone soon", message="m")
+    start = _last_id()
+    with connection.cursor() as cursor:  # as the CRM or psql would
+        cursor.execute("DELETE FROM notifications_notification WHERE id = %s", [note.id])
+    [event] = _new_events(start)
+    assert event.type == "notification.deleted"
+    assert event.payload == payloads.notification_payload(note)
+    assert (event.audience, event.user_id, event.company_id) == ("user", alice.id, None)
+
+
 def test_deal_events_carry_what_changed(acme, alice, bob):
     start = _last_id()
     deal = deal_create(

@@ -215,3 +215,47 @@ def test_who_counts_where():
 class _Conn:
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
+
+
+class Subscriber:
+    """A connection of the feed; ``broken`` ones fail to send, as a socket going away does."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.viewer = None
+        self.broken = broken
+        self.frames: list[str] = []
+        self.got = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        if self.broken:
+            raise ConnectionResetError("gone")
+        self.frames.append(text)
+        self.got.set()
+
+
+async def next_frame(conn: Subscriber) -> None:
+    conn.got.clear()
+    await asyncio.wait_for(conn.got.wait(), 5)
+
+
+async def test_a_connection_that_cannot_be_sent_to_does_not_stop_the_feed(monkeypatch):
+    from hub.consumers.ops_feed import OpsFeed
+
+    rounds = iter(range(1, 10_000))
+    monkeypatch.setattr(health, "ops_snapshot", lambda: {"round": next(rounds)})
+    feed = OpsFeed(set())
+    broken, healthy = Subscriber(broken=True), Subscriber()
+    feed.subscribe(broken)
+    feed.subscribe(healthy)
+    await next_frame(healthy)
+    await next_frame(healthy)
+    assert broken not in feed.subscribers and len(healthy.frames) >= 2
+
+    # Once nobody is subscribed the loop ends; the next subscriber starts a new one.
+    feed.subscribers.clear()
+    while feed._task is not None:
+        await asyncio.sleep(0.05)
+    newcomer = Subscriber()
+    assert feed.subscribe(newcomer) is None
+    await next_frame(newcomer)
+    await feed.stop()

@@ -146,8 +146,19 @@ def deal_create(
 
 @transaction.atomic
 def deal_move(*, deal: Deal, stage: DealStage, by: User | None = None) -> Deal:
-    """Move a deal to another stage of its pipeline; its probability follows the stage."""
+    """Move an open deal to another stage of its pipeline; its probability follows the stage.
+
+    The deal's row is locked and its status read again first: a deal won or lost since the
+    caller read it (from Slack, the CRM, another tab) is refused, never put back in an open
+    stage.
+    """
     _check_stage(company=deal.company, pipeline=deal.pipeline, stage=stage)
+    status = Deal.objects.select_for_update().values_list("status", flat=True).get(pk=deal.pk)
+    if status != DealStatus.OPEN:
+        deal.status = status
+        raise ValidationError(
+            f"“{deal.title}” is {deal.get_status_display().lower()}: only open deals move."
+        )
     before = _snapshot(deal, DEAL_WATCHED)
     deal.stage = stage
     deal.probability = stage.probability

@@ -23,7 +23,12 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "calls": ("call.created", "call.updated"),
     "deals": ("deal.created", "deal.updated", "deal.deleted"),
     "leads": ("lead.created", "lead.updated"),
-    "notifications": ("notification.created", "notification.read", "notification.unread"),
+    "notifications": (
+        "notification.created",
+        "notification.read",
+        "notification.unread",
+        "notification.deleted",
+    ),
     "emails": ("email.created", "email.opened", "email.clicked"),
 }
 

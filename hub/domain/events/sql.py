@@ -72,18 +72,20 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION hub_notification_event() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE payload jsonb;
+DECLARE payload jsonb; note notifications_notification;
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.is_read IS NOT DISTINCT FROM OLD.is_read THEN
         RETURN NULL;
     END IF;
+    IF TG_OP = 'DELETE' THEN note := OLD; ELSE note := NEW; END IF;
     payload := jsonb_build_object(
-        'id', NEW.id::text, 'title', NEW.title, 'message', NEW.message, 'type', NEW.type,
-        'is_read', NEW.is_read, 'related_object_type', NEW.related_object_type,
-        'related_object_id', NEW.related_object_id::text,
-        'created_at', {ts("NEW.created_at")});
-    PERFORM hub_event_emit(NULL, 'user', NEW.user_id, 'notifications',
+        'id', note.id::text, 'title', note.title, 'message', note.message, 'type', note.type,
+        'is_read', note.is_read, 'related_object_type', note.related_object_type,
+        'related_object_id', note.related_object_id::text,
+        'created_at', {ts("note.created_at")});
+    PERFORM hub_event_emit(NULL, 'user', note.user_id, 'notifications',
         CASE WHEN TG_OP = 'INSERT' THEN 'notification.created'
+             WHEN TG_OP = 'DELETE' THEN 'notification.deleted'
              WHEN NEW.is_read THEN 'notification.read' ELSE 'notification.unread' END,
         payload);
     RETURN NULL;
@@ -166,7 +168,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER hub_event_notification AFTER INSERT OR UPDATE OF is_read ON notifications_notification
+CREATE TRIGGER hub_event_notification
+    AFTER INSERT OR DELETE OR UPDATE OF is_read ON notifications_notification
     FOR EACH ROW EXECUTE FUNCTION hub_notification_event();
 CREATE TRIGGER hub_event_email AFTER INSERT ON emails_email
     FOR EACH ROW EXECUTE FUNCTION hub_email_event();

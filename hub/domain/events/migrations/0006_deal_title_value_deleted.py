@@ -1,6 +1,8 @@
-"""deal.updated also names a changed title, value or currency; a deleted deal writes deal.deleted.
+"""deal.updated also names a changed title, value or currency; a deleted deal writes
+deal.deleted and a deleted notification notification.deleted.
 
-The pipeline board's cards and column totals follow every change, wherever it was made.
+The pipeline board's cards and totals, and every tab's unread badge, follow every change,
+wherever it was made.
 """
 
 from django.db import migrations

@@ -49,7 +49,7 @@
 
     hub.on("notification.*", function (event) {
       var n = event.data;
-      if (n.is_read) ids.delete(n.id);
+      if (n.is_read || event.type === "notification.deleted") ids.delete(n.id);
       else ids.add(n.id);
       show();
     });
@@ -201,6 +201,12 @@
     function apply(event) {
       var n = event.data;
       settle(n.id); // the server's word on it, whatever this page guessed
+      if (event.type === "notification.deleted") {
+        var gone = itemOf(n.id);
+        if (gone) gone.remove();
+        setEmpty(list);
+        return;
+      }
       var li = item(n);
       li.dataset.read = n.is_read ? "true" : "false";
       flash(li);

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from hub.console import selectors
 from hub.console.companies import CompanyScope, company_scope
-from hub.domain.authentication.models import User
+from hub.console.views import staff_user
 from hub.domain.calls.models import CallStatus
 from hub.domain.crm.models import DealStatus, LeadStatus
 from hub.domain.events.log_lines import (
@@ -54,9 +54,7 @@ class Line:
 
 @staff_member_required
 def page(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User), "the console's pages are for signed-in staff only"
-    viewer = selectors.console_viewer(user=user)
+    viewer = selectors.console_viewer(user=staff_user(request))
     cursor = selectors.console_cursor()
     scope = company_scope(request, viewer=viewer)
     chosen_type = request.GET.get("type", "").strip()

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hub.console import selectors as console_selectors
+from hub.console.views import staff_user
 from hub.domain.authentication.models import User
 from hub.domain.authentication.selectors import memberships_active
 from hub.domain.emails import selectors
@@ -148,7 +149,7 @@ def _addresses(text: str) -> list[str]:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = staff_user(request)
     accounts = list(selectors.inbox_accounts(user=user))
     account_id = _account_id(request.GET.get("account"), accounts=[a.pk for a in accounts])
     if "rows" in request.GET:
@@ -181,7 +182,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 def thread(request: HttpRequest, thread_id: int) -> HttpResponse:
     """A conversation, as it was before this visit (new messages stand out), then read."""
-    user = _user(request)
+    user = staff_user(request)
     found = _thread(user, thread_id)
     messages_list = list(selectors.inbox_thread_messages(thread=found))
     email_thread_mark_read(user=user, thread=found)
@@ -195,7 +196,7 @@ def thread(request: HttpRequest, thread_id: int) -> HttpResponse:
 @require_POST
 def reply(request: HttpRequest, thread_id: int) -> HttpResponse:
     """Queue a reply to the thread's newest message from someone else."""
-    user = _user(request)
+    user = staff_user(request)
     found = _thread(user, thread_id)
     form = ReplyForm(request.POST, templates=_templates(user, found))
     if form.is_valid():
@@ -224,7 +225,7 @@ def reply(request: HttpRequest, thread_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def compose(request: HttpRequest) -> HttpResponse:
     """A new e-mail from one of the user's accounts; sent, it opens its new thread."""
-    user = _user(request)
+    user = staff_user(request)
     accounts = selectors.inbox_accounts(user=user)
     templates = selectors.inbox_templates(user=user)
     status = 200
@@ -267,7 +268,7 @@ def compose(request: HttpRequest) -> HttpResponse:
 @login_required
 def attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Download an attachment of one of the user's threads, under the name it was stored with."""
-    found = selectors.inbox_attachment_get(user=_user(request), attachment_id=attachment_id)
+    found = selectors.inbox_attachment_get(user=staff_user(request), attachment_id=attachment_id)
     if found is None or not found.file_path:
         raise Http404("No such attachment in your inbox.")
     try:
@@ -399,9 +400,3 @@ def _account_id(posted: str | None, *, accounts: list[int]) -> int | None:
     if posted.isascii() and posted.isdigit() and int(posted) in accounts:
         return int(posted)
     raise Http404("No such e-mail account of yours.")
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "the inbox is for signed-in users only"
-    return user

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from hub.console import selectors
 from hub.console.companies import COMPANY_PARAM, CompanyScope, company_scope
+from hub.console.views import staff_user
 from hub.domain.authentication.models import User
 from hub.domain.crm import selectors as crm
 from hub.domain.crm.access import CrmAccessDenied, crm_manage_check
@@ -56,7 +57,7 @@ def totals_text(totals: list[tuple[str, Decimal]]) -> str:
 
 @staff_member_required
 def page(request: HttpRequest) -> HttpResponse:
-    user = _staff_user(request)
+    user = staff_user(request)
     viewer = selectors.console_viewer(user=user)
     cursor = selectors.console_cursor()
     scope = company_scope(request, viewer=viewer)
@@ -150,7 +151,7 @@ def _board_url(scope: CompanyScope, pipeline: Pipeline | None) -> str:
 @require_POST
 def move(request: HttpRequest, deal_id: int) -> JsonResponse:
     """Move a deal to another stage (``stage``: its id); answer JSON, the deal or the reason."""
-    user = _staff_user(request)
+    user = staff_user(request)
     stage_id = _posted_id(request.POST.get("stage", ""))
     if stage_id is None:
         return _refused(400, "Say which stage to move the deal to (the stage's id).")
@@ -194,10 +195,3 @@ def _posted_id(text: str) -> int | None:
 
 def _refused(status: int, reason: str) -> JsonResponse:
     return JsonResponse({"error": reason}, status=status)
-
-
-def _staff_user(request: HttpRequest) -> User:
-    """Return the signed-in user of a view behind ``staff_member_required`` (never anonymous)."""
-    user = request.user
-    assert isinstance(user, User), "the console's views are for signed-in staff only"
-    return user

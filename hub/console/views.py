@@ -26,7 +26,7 @@ from hub.domain.events.audience import Viewer
 @staff_member_required
 def call_board(request: HttpRequest) -> HttpResponse:
     """The newest calls of every company the user sees, kept live; ``?company=`` picks one."""
-    viewer = selectors.console_viewer(user=_staff_user(request))
+    viewer = selectors.console_viewer(user=staff_user(request))
     scope = company_scope(request, viewer=viewer)
     cursor = selectors.console_cursor()
     shown = scope.company_ids
@@ -54,7 +54,7 @@ def call_board(request: HttpRequest) -> HttpResponse:
 @require_POST
 def call_dial(request: HttpRequest) -> HttpResponse:
     """Click-to-call from the board: Twilio rings the number, the board shows the call live."""
-    user = _staff_user(request)
+    user = staff_user(request)
     viewer = selectors.console_viewer(user=user)
     to_number = request.POST.get("to_number", "").strip()
     try:
@@ -107,7 +107,7 @@ def _dial_company(*, viewer: Viewer, posted: str | None) -> Company:
 @staff_member_required
 def notifications(request: HttpRequest) -> HttpResponse:
     """The user's own notifications (a notification belongs to a user, never to a company)."""
-    user = _staff_user(request)
+    user = staff_user(request)
     cursor = selectors.console_cursor()
     context = {
         "page": "notifications",
@@ -118,8 +118,9 @@ def notifications(request: HttpRequest) -> HttpResponse:
     return render(request, "hub/console/notifications.html", context)
 
 
-def _staff_user(request: HttpRequest) -> User:
-    """Return the signed-in user of a view behind ``staff_member_required`` (never anonymous)."""
+def staff_user(request: HttpRequest) -> User:
+    """Return the signed-in user of a console view behind ``staff_member_required`` or
+    ``login_required`` (never anonymous): every console page reads its user with this."""
     user = request.user
     assert isinstance(user, User), "the console's views are for signed-in staff only"
     return user

@@ -15,13 +15,9 @@ from hub.domain.crm.models import Deal
 from hub.integrations.twilio.inbox import callback_store
 from hub.ops.demo.data import NORTHWIND
 from hub.ops.demo.seed import demo_seed
+from tests.browser.helpers import BROWSER_MARKS
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
+pytestmark = BROWSER_MARKS
 
 VIEWPORT = {"width": 1280, "height": 800}
 MAIN_LISTS = [

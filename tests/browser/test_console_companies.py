@@ -14,7 +14,6 @@ from django.db import connection
 from playwright.sync_api import expect
 
 from hub.domain.authentication.models import CompanyUser, User
-from hub.domain.authentication.services import company_user_add
 from hub.domain.calls.models import PhoneNumber
 from hub.domain.calls.services import call_create
 from hub.domain.events.models import Event
@@ -23,15 +22,9 @@ from hub.domain.notifications.services import notification_create
 from hub.ops.demo.data import ADMIN_EMAIL
 from hub.ops.demo.seed import demo_companies, demo_seed
 from tests import factories
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, open_live, staff_member, wait_live
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
-
-SECONDS = 1000  # Playwright's timeouts are in milliseconds
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -53,15 +46,6 @@ def live_call(company, sid: str):
         to_number=number.phone_number,
         twilio_call_sid=sid,
     )
-
-
-def open_live(open_page, live_hub, user, path: str):
-    page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}", user)
-    page.goto(path)
-    expect(page.locator("#hub-status")).to_have_attribute(
-        "data-status", "live", timeout=10 * SECONDS
-    )
-    return page
 
 
 def test_the_superusers_call_board_lists_calls_of_both_demo_companies(live_hub, open_page, demo):
@@ -92,9 +76,7 @@ def test_the_company_filter_keeps_other_companies_out_live_too(live_hub, open_pa
 
     page.locator("select[data-company-filter]").select_option(str(second.id))
     page.wait_for_url(f"**/console/calls/?company={second.id}")
-    expect(page.locator("#hub-status")).to_have_attribute(
-        "data-status", "live", timeout=10 * SECONDS
-    )
+    wait_live(page)
     expect(page.locator(f'#calls tr[data-company-id="{first.id}"]')).to_have_count(0)
     expect(page.locator(f'#calls tr[data-company-id="{second.id}"]').first).to_be_visible()
 
@@ -115,12 +97,6 @@ def created_event_id(call) -> int:
 
 
 # --- instant mark-read ---------------------------------------------------------------------------
-
-
-def staff_member(company):
-    user = factories.UserFactory(is_staff=True)
-    company_user_add(company=company, user=user, role="ceo")
-    return user
 
 
 # Click and read the badges in one turn of the page's JavaScript: nothing from the server (an

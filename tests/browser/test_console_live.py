@@ -4,41 +4,18 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
-from hub.domain.authentication.services import company_user_add
-from hub.domain.calls.services import call_create, call_status_set
+from hub.domain.calls.services import call_status_set
 from hub.domain.events.audience import viewer_events_q
 from hub.domain.events.models import Event
 from hub.domain.events.selectors import viewer_for_user
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, staff_member
+from tests.console.helpers import make_call
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
-
-SECONDS = 1000  # Playwright's timeouts are in milliseconds
-
-
-def staff_member(company):
-    user = factories.UserFactory(is_staff=True)
-    company_user_add(company=company, user=user, role="ceo")
-    return user
-
-
-def make_call(company, sid: str):
-    return call_create(
-        company=company,
-        direction="Inbound",
-        from_number="+14155550100",
-        to_number="+14155550111",
-        twilio_call_sid=sid,
-    )
+pytestmark = BROWSER_MARKS
 
 
 def visible_event_ids(user, after: int) -> list[int]:

@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from hub.domain.authentication.services import company_user_add
-from hub.domain.calls.services import call_create, call_status_set
+from hub.domain.calls.services import call_status_set
 from hub.domain.events.models import Event
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, open_live, staff_member
+from tests.console.helpers import make_call
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
-
-SECONDS = 1000  # Playwright's timeouts are in milliseconds
-
-
-def make_call(company, sid: str):
-    return call_create(
-        company=company,
-        direction="Inbound",
-        from_number="+14155550100",
-        to_number="+14155550111",
-        twilio_call_sid=sid,
-    )
+pytestmark = BROWSER_MARKS
 
 
 def open_log(open_page, live_hub, user, query: str = ""):
-    page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}", user)
-    page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(f"/console/events/{query}")
-    expect(page.locator("#hub-status")).to_have_attribute(
-        "data-status", "live", timeout=10 * SECONDS
+    return open_live(
+        open_page,
+        live_hub,
+        user,
+        f"/console/events/{query}",
+        viewport={"width": 1280, "height": 800},
     )
-    return page
 
 
 def top_line(page):
@@ -88,8 +72,7 @@ def test_new_events_appear_on_top_as_readable_lines_the_same_as_on_reload(live_h
 def test_a_filtered_page_shows_only_its_company_and_type_live(live_hub, open_page):
     acme = factories.CompanyFactory(company_name="Acme")
     globex = factories.CompanyFactory(company_name="Globex")
-    member = factories.UserFactory(is_staff=True)
-    company_user_add(company=acme, user=member, role="ceo")
+    member = staff_member(acme)
     company_user_add(company=globex, user=member, role="ceo")
     page = open_log(open_page, live_hub, member, f"?company={globex.id}&type=calls")
     expect(page.locator("select[data-company-filter]")).to_have_value(str(globex.id))
@@ -107,8 +90,7 @@ def test_a_filtered_page_shows_only_its_company_and_type_live(live_hub, open_pag
 
 def test_the_payload_opens_on_demand_and_the_page_never_scrolls_sideways(live_hub, open_page):
     acme = factories.CompanyFactory(company_name="Acme")
-    member = factories.UserFactory(is_staff=True)
-    company_user_add(company=acme, user=member, role="ceo")
+    member = staff_member(acme)
     long_title = "Quarterly-renewal-for-" + "x" * 200
     notification_create(user=member, title=long_title, message="m " * 200)
     page = open_log(open_page, live_hub, member)

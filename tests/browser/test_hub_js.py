@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from hub.domain.authentication.services import company_user_add
 from hub.domain.calls.services import call_create
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, open_live, staff_member, wait_live
 from tests.realtime.helpers import access_token
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
-
-SECONDS = 1000
+pytestmark = BROWSER_MARKS
 
 # A second client on a console page: records its status changes, events and auth errors.
 SECOND_CLIENT = """([options]) => {
@@ -33,25 +26,12 @@ SECOND_CLIENT = """([options]) => {
 }"""
 
 
-def wait_live(page) -> None:
-    status = page.locator("#hub-status")
-    expect(status).to_have_attribute("data-status", "live", timeout=10 * SECONDS)
-
-
-def staff_member(company):
-    user = factories.UserFactory(is_staff=True)
-    company_user_add(company=company, user=user, role="ceo")
-    return user
-
-
 @pytest.fixture
 def acme_page(live_hub, open_page):
     """A console page of a staff member of a fresh company, its own client live."""
     company = factories.CompanyFactory()
     user = staff_member(company)
-    page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}", user)
-    page.goto("/console/events/")
-    wait_live(page)
+    page = open_live(open_page, live_hub, user, "/console/events/")
     return page, user, company
 
 

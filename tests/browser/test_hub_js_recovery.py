@@ -7,16 +7,11 @@ import pytest
 
 from hub.domain.notifications.services import notification_create
 from tests import factories
-from tests.browser.test_hub_js import SECONDS, staff_member
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, staff_member
 from tests.live.conftest import database_url
 from tests.realtime.helpers import access_token
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
+pytestmark = BROWSER_MARKS
 
 # A client that records what happens to it: statuses (with the close code and reason of each
 # "reconnecting"), events, resets and auth errors.

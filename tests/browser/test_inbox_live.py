@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import cast
 
 import psycopg
-import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -18,16 +17,10 @@ from hub.domain.authentication.services import company_user_add
 from hub.domain.emails.models import Email, EmailThread
 from hub.domain.emails.services import email_store, email_thread_create
 from tests import factories
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, open_live
 from tests.live.conftest import database_url
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
-
-SECONDS = 1000  # Playwright's timeouts are in milliseconds
+pytestmark = BROWSER_MARKS
 
 
 def member(company, role: str) -> User:
@@ -98,11 +91,8 @@ def test_new_mail_appears_live_at_the_top_of_the_inbox(live_hub, open_page):
     older = conversation(account, "Older question", now - timedelta(hours=2))
     oldest = conversation(account, "Oldest question", now - timedelta(days=3))
 
-    page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}", owner)
-    page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto("/console/inbox/")
-    expect(page.locator("#hub-status")).to_have_attribute(
-        "data-status", "live", timeout=10 * SECONDS
+    page = open_live(
+        open_page, live_hub, owner, "/console/inbox/", viewport={"width": 1280, "height": 800}
     )
     rows = page.locator("#threads tbody tr")
     assert row_ids(page) == [str(recent.id), str(older.id), str(oldest.id)]
@@ -168,11 +158,7 @@ def test_opening_a_thread_clears_its_unread_mark_and_a_reply_shows_queued(live_h
     EmailThread.objects.filter(pk=read.pk).update(is_read=True)
 
     base = f"http://127.0.0.1:{live_hub.ports[0]}"
-    page = open_page(base, owner)
-    page.goto("/console/inbox/")
-    expect(page.locator("#hub-status")).to_have_attribute(
-        "data-status", "live", timeout=10 * SECONDS
-    )
+    page = open_live(open_page, live_hub, owner, "/console/inbox/")
     badge = page.locator("#inbox-unread")
     row = page.locator(f'tr[data-thread-id="{question.id}"]')
     expect(badge).to_have_text("1 unread")

@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
-from hub.domain.authentication.services import company_user_add
 from hub.domain.calls.services import call_create
 from tests import factories
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, open_live, staff_member
 from tests.live.conftest import client
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
-
-SECONDS = 1000  # Playwright's timeouts are in milliseconds
+pytestmark = BROWSER_MARKS
 
 
 def test_the_ops_page_updates_live(spare_daphne, open_page):
     acme = factories.CompanyFactory(company_name="Acme Ops")
-    member = factories.UserFactory(is_staff=True)
-    company_user_add(company=acme, user=member, role="ceo")
+    member = staff_member(acme)
     root = factories.UserFactory(is_staff=True, is_superuser=True)
     server = spare_daphne(HUB_OPS_REFRESH_SECONDS="0.5", HUB_OPS_PRESENCE_SECONDS="0.5")
-    page = open_page(f"http://127.0.0.1:{server.ports[0]}", root)
-
-    page.goto("/console/ops/")
-    expect(page.locator("#hub-status")).to_have_attribute(
-        "data-status", "live", timeout=10 * SECONDS
-    )
+    page = open_live(open_page, server, root, "/console/ops/")
     feed = page.locator("#ops-feed")
     expect(feed).to_have_attribute("data-state", "live", timeout=10 * SECONDS)
     row = f'#ops-clients-table tr[data-company-id="{acme.id}"]'

@@ -3,42 +3,20 @@ manager's drag moves the deal, and a drag the server refuses snaps back with the
 
 from __future__ import annotations
 
-import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
 from hub.domain.authentication.models import CompanyUser
-from hub.domain.authentication.services import company_user_add
 from hub.domain.crm.models import Deal, DealStage
 from tests import factories
+from tests.browser.helpers import BROWSER_MARKS, SECONDS, open_live, staff_member
+from tests.console.helpers import stage
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-]
-
-SECONDS = 1000  # Playwright's timeouts are in milliseconds
-
-
-def staff_member(company, role: str = "ceo"):
-    user = factories.UserFactory(is_staff=True)
-    company_user_add(company=company, user=user, role=role)
-    return user
-
-
-def stage(company, name: str) -> DealStage:
-    return DealStage.objects.get(pipeline__company=company, pipeline__is_default=True, name=name)
+pytestmark = BROWSER_MARKS
 
 
 def open_board(open_page, live_hub, user):
-    page = open_page(f"http://127.0.0.1:{live_hub.ports[0]}", user)
-    page.goto("/console/deals/")
-    expect(page.locator("#hub-status")).to_have_attribute(
-        "data-status", "live", timeout=10 * SECONDS
-    )
-    return page
+    return open_live(open_page, live_hub, user, "/console/deals/")
 
 
 def column(page, stage_obj: DealStage):

@@ -12,23 +12,11 @@ import re
 import pytest
 
 from hub.domain.authentication.services import company_user_add
-from hub.domain.calls.services import call_create
 from hub.domain.notifications.services import notification_create
 from tests import factories
-from tests.console.test_pages import json_data
+from tests.console.helpers import json_data, make_call
 
 pytestmark = pytest.mark.django_db
-
-
-def make_call(company, sid: str, **fields):
-    return call_create(
-        company=company,
-        direction="Inbound",
-        from_number="+14155550100",
-        to_number="+14155550111",
-        twilio_call_sid=sid,
-        **fields,
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from hub.domain.authentication.services import company_user_add
-from hub.domain.calls.services import call_create, call_status_set
+from hub.domain.calls.services import call_status_set
 from hub.domain.crm.models import DealStage
 from hub.domain.crm.services import deal_create, deal_mark_won, deal_move, lead_create
 from hub.domain.emails.services import email_store
@@ -19,6 +19,7 @@ from hub.domain.events.log_lines import PAGE_SIZE
 from hub.domain.events.models import Audience, Event
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.console.helpers import make_call
 from tests.eventlog import logged_events
 
 pytestmark = pytest.mark.django_db
@@ -43,17 +44,6 @@ def line_of(client, url: str = "/console/events/", **event) -> str:
     assert wanted is not None, f"no event {event}"
     assert wanted.id in found, f"event {event} is not on the page"
     return found[wanted.id]
-
-
-def make_call(company, sid: str, **fields):
-    return call_create(
-        company=company,
-        direction="Inbound",
-        from_number="+14155550100",
-        to_number="+14155550111",
-        twilio_call_sid=sid,
-        **fields,
-    )
 
 
 def make_deal(company, by, title: str, **fields):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 
@@ -11,36 +10,16 @@ from django.db.models import Max
 
 from hub.domain.authentication.models import CompanyUser
 from hub.domain.authentication.services import company_user_add
-from hub.domain.calls.services import call_create, call_status_set
+from hub.domain.calls.services import call_status_set
 from hub.domain.crm.services import deal_create
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.console.helpers import json_data, make_call
 from tests.eventlog import logged_events
 
 pytestmark = pytest.mark.django_db
 
 PAGES = ["/console/calls/", "/console/notifications/", "/console/events/"]
-
-
-def make_call(company, sid: str, **fields):
-    return call_create(
-        company=company,
-        direction="Inbound",
-        from_number="+14155550100",
-        to_number="+14155550111",
-        twilio_call_sid=sid,
-        **fields,
-    )
-
-
-def json_data(response, element_id: str):
-    match = re.search(
-        rf'<script id="{element_id}" type="application/json">(.*?)</script>',
-        response.content.decode(),
-        re.S,
-    )
-    assert match, f"no #{element_id} in the page"
-    return json.loads(match.group(1))
 
 
 @pytest.mark.parametrize("url", PAGES)

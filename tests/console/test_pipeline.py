@@ -3,7 +3,6 @@ with counts and totals, and moves through the same service and permission check 
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 
@@ -14,6 +13,7 @@ from hub.domain.authentication.models import CompanyUser
 from hub.domain.crm.models import Deal, DealStage, DealStatus
 from hub.domain.crm.services import deal_mark_won
 from tests import factories
+from tests.console.helpers import json_data, stage
 from tests.eventlog import logged_events
 
 pytestmark = pytest.mark.django_db
@@ -21,24 +21,10 @@ pytestmark = pytest.mark.django_db
 BOARD = "/console/deals/"
 
 
-def stage(company, name: str) -> DealStage:
-    return DealStage.objects.get(pipeline__company=company, pipeline__is_default=True, name=name)
-
-
 def deal(company, **fields) -> Deal:
     if isinstance(fields.get("stage"), str):
         fields["stage"] = stage(company, fields["stage"])
     return factories.DealFactory(company=company, **fields)
-
-
-def json_data(response, element_id: str):
-    match = re.search(
-        rf'<script id="{element_id}" type="application/json">(.*?)</script>',
-        response.content.decode(),
-        re.S,
-    )
-    assert match, f"no #{element_id} in the page"
-    return json.loads(match.group(1))
 
 
 def column_html(response, stage_obj: DealStage) -> str:

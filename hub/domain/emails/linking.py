@@ -42,11 +42,6 @@ class _Candidate:
     rank: tuple[int, timedelta, int]
 
 
-def thread_addresses(thread: EmailThread) -> set[str]:
-    """The thread's participants, lower-cased, without the account's own address."""
-    return _addresses(thread, thread.email_account.email)
-
-
 def _addresses(thread: EmailThread, own: str | None) -> set[str]:
     own = (own or "").strip().lower()
     found = {p.strip().lower() for p in thread.participants or [] if isinstance(p, str)}

@@ -185,6 +185,13 @@ def email_store(*, account: EmailAccount, thread: EmailThread | None = None, **f
             message_count=F("message_count") + 1,
             last_message_at=Greatest(F("last_message_at"), Value(at)),
         )
+    email_created_record(account=account, email=email)
+    return email
+
+
+def email_created_record(*, account: EmailAccount, email: Email) -> None:
+    """Log ``email.created`` to the account's owner (on PostgreSQL the trigger on
+    emails_email wrote it already: event_record knows)."""
     event_record(
         company_id=account.company_id,
         audience=Audience.USER,
@@ -193,7 +200,6 @@ def email_store(*, account: EmailAccount, thread: EmailThread | None = None, **f
         type="email.created",
         payload=email_payload(email),
     )
-    return email
 
 
 @transaction.atomic

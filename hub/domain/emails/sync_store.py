@@ -36,10 +36,8 @@ from hub.domain.emails.models import (
 )
 from hub.domain.emails.parse import ParsedMessage, message_parse, message_unreadable
 from hub.domain.emails.rules import rules_due, rules_run
+from hub.domain.emails.services import email_created_record
 from hub.domain.emails.threads import ThreadItem, threads_assign
-from hub.domain.events.models import Audience
-from hub.domain.events.payloads import email_payload
-from hub.domain.events.services import event_record
 from hub.integrations.mail.imap import FLAGGED, SEEN, FetchedMessage
 
 logger = logging.getLogger(__name__)
@@ -408,15 +406,7 @@ def _after_insert(batch: _Batch, email: Email, item: Prepared, *, rules: bool) -
         email_attachments_store(
             email=email, attachments=item.parsed.attachments, written=batch.files
         )
-    # On PostgreSQL the trigger on emails_email wrote this already (event_record knows).
-    event_record(
-        company_id=account.company_id,
-        audience=Audience.USER,
-        user_id=account.user_id,
-        topic="emails",
-        type="email.created",
-        payload=email_payload(email),
-    )
+    email_created_record(account=account, email=email)
     if rules:
         rules_run(trigger=RuleTrigger.EMAIL_RECEIVED, company_id=account.company_id, email=email)
 

@@ -13,8 +13,9 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, TimeLimit
 
 from hub.domain.emails import delivery
-from hub.domain.emails.models import Email, EmailTemplate
+from hub.domain.emails.models import Email, EmailAccount, EmailTemplate
 from hub.domain.emails.sending import email_send_queue
+from hub.domain.emails.services import email_account_create
 from hub.workers import mail_send as actors
 
 
@@ -32,6 +33,20 @@ def queue(account, **fields) -> Email:
         "body_text": "Hello Ann, the quote is attached.",
     }
     return email_send_queue(account=account, **(defaults | fields))
+
+
+def globex_account(globex, charlie) -> EmailAccount:
+    """charlie's SMTP account at Globex: another company's mailbox."""
+    return email_account_create(
+        company=globex,
+        user=charlie,
+        email="charlie@globex.test",
+        provider="smtp",
+        username="charlie@globex.test",
+        password="secret-password",
+        smtp_host="127.0.0.1",
+        smtp_port=2525,
+    )
 
 
 def template_for(account, **fields) -> EmailTemplate:

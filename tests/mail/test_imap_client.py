@@ -104,21 +104,28 @@ def fake_server() -> Iterator[FakeImapServer]:
     server.stop()
 
 
-def test_a_server_without_starttls_elsewhere_is_not_sent_the_password(fake_server):
+def login_refusal(server: FakeImapServer, **options) -> MailServerError:
+    """What opening alice's mailbox on ``server`` raises (the fake server never lets one in)."""
     with (
         pytest.raises(MailServerError) as refused,
         ImapMailbox.open(
-            host=fake_server.host,
-            port=fake_server.port,
+            host=server.host,
+            port=server.port,
             username="alice@mail.test",
             password="Secret-Pa55",
             timeout=5,
+            **options,
         ),
     ):
         pass
+    return refused.value
 
-    assert refused.value.kind == "insecure"
-    assert str(refused.value) == (
+
+def test_a_server_without_starttls_elsewhere_is_not_sent_the_password(fake_server):
+    refused = login_refusal(fake_server)
+
+    assert refused.kind == "insecure"
+    assert str(refused) == (
         f"The IMAP server {fake_server.host}:{fake_server.port} offers no TLS (STARTTLS), so "
         "the hub did not send the password. Use port 993, or ask the hub's operator to set "
         "HUB_EMAIL_ALLOW_PLAINTEXT_LOGIN."
@@ -128,20 +135,7 @@ def test_a_server_without_starttls_elsewhere_is_not_sent_the_password(fake_serve
 
 
 def test_with_plaintext_allowed_the_same_server_gets_the_login(fake_server):
-    with (
-        pytest.raises(MailServerError) as refused,
-        ImapMailbox.open(
-            host=fake_server.host,
-            port=fake_server.port,
-            username="alice@mail.test",
-            password="Secret-Pa55",
-            timeout=5,
-            allow_plaintext=True,
-        ),
-    ):
-        pass
-
-    assert refused.value.kind == "auth"
+    assert login_refusal(fake_server, allow_plaintext=True).kind == "auth"
     assert b"LOGIN" in fake_server.received and b"Secret-Pa55" in fake_server.received
 
 

@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 from django.utils import timezone
 
-from hub.consumers.dispatcher import dispatcher, publish_batch
-from hub.consumers.fanout import layer_is_local
 from hub.domain.authentication.services import company_user_add
 from hub.domain.emails.services import email_store, email_thread_create
-from hub.domain.events.services import triggers_write_events
 from hub.domain.notifications.services import notification_create
 from tests import factories
+from tests.realtime.conftest import event_pipeline  # noqa: F401 - the relay, autouse here too
 from tests.realtime.helpers import connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def event_pipeline():
-    """The relay a deployment runs (PostgreSQL and a shared layer), as tests/realtime runs it."""
-    stop = asyncio.Event()
-    task = None
-    if triggers_write_events() and not layer_is_local():
-        from hub.consumers.relay import Relay
-
-        relay = Relay(publish=publish_batch, poll_interval=0.2)
-        task = asyncio.get_running_loop().create_task(relay.run(stop))
-        await asyncio.wait_for(relay.connected.wait(), 10)
-    yield
-    stop.set()
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-    await dispatcher.stop()
-    await database_sync_to_async(connections.close_all)()
 
 
 @database_sync_to_async

@@ -172,12 +172,18 @@ def test_a_deleted_template_is_reported_not_sent(account, alice):
     assert stored is not None and "needs the rule's template" in stored.message
 
 
-def test_a_rule_that_raises_is_rolled_back_alone_and_never_raises(account, alice, globex):
-    # A thread pointing at another company's lead (a hand-made row): using it is refused.
+def inbound_on_foreign_lead(account, other_company):
+    """Mail in a thread pointing at another company's lead (a hand-made row): using it is
+    refused."""
     email = inbound(account)
-    foreign = factories.LeadFactory(company=globex)
+    foreign = factories.LeadFactory(company=other_company)
     EmailThread.objects.filter(pk=email.thread_id).update(lead=foreign)
     email.thread.refresh_from_db()
+    return email, foreign
+
+
+def test_a_rule_that_raises_is_rolled_back_alone_and_never_raises(account, alice, globex):
+    email, foreign = inbound_on_foreign_lead(account, globex)
     failing = rule_make(
         account.company, alice, actions={"set_category": "deal", "create_task": True}
     )
@@ -203,10 +209,7 @@ def test_a_rule_that_raises_is_rolled_back_alone_and_never_raises(account, alice
 
 
 def test_a_run_problem_stays_until_the_rule_runs_clean(account, alice, globex):
-    email = inbound(account)
-    foreign = factories.LeadFactory(company=globex)
-    EmailThread.objects.filter(pk=email.thread_id).update(lead=foreign)
-    email.thread.refresh_from_db()
+    email, _ = inbound_on_foreign_lead(account, globex)
     rule = rule_make(
         account.company,
         alice,

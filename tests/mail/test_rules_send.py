@@ -33,6 +33,18 @@ def outbound() -> list[Email]:
     return list(Email.objects.filter(delivery__isnull=False).order_by("pk"))
 
 
+def pat_lead(company, creator):
+    """A new lead, Pat Jones, whose lead_created rules have not run yet."""
+    return lead_create(
+        company=company,
+        created_by=creator,
+        first_name="Pat",
+        last_name="Jones",
+        email="pat@prospect.test",
+        lead_source="website",
+    )
+
+
 @pytest.fixture
 def reply_rule(account, alice):
     template = template_make(account.company, alice)
@@ -134,14 +146,7 @@ def test_send_email_on_a_new_lead_goes_from_the_rule_authors_mailbox(account, al
         acme, alice, subject="Welcome, {{first_name}}", body_text="Hi {{customer_name}}!"
     )
     rule_make(acme, alice, trigger="lead_created", actions={"send_email": True}, template=template)
-    lead = lead_create(
-        company=acme,
-        created_by=alice,
-        first_name="Pat",
-        last_name="Jones",
-        email="pat@prospect.test",
-        lead_source="website",
-    )
+    lead = pat_lead(acme, alice)
 
     assert rules_run(trigger="lead_created", company_id=acme.pk, lead=lead) == 1
 
@@ -187,14 +192,7 @@ def test_send_email_uses_the_authors_default_mailbox(account, alice, acme, smtp_
     )
     template = template_make(acme, alice)
     rule_make(acme, alice, trigger="lead_created", actions={"send_email": True}, template=template)
-    lead = lead_create(
-        company=acme,
-        created_by=alice,
-        first_name="Pat",
-        last_name="Jones",
-        email="pat@prospect.test",
-        lead_source="website",
-    )
+    lead = pat_lead(acme, alice)
 
     rules_run(trigger="lead_created", company_id=acme.pk, lead=lead)
 
@@ -206,14 +204,7 @@ def test_send_email_without_a_mailbox_of_the_author_is_reported(account, acme, a
     rule = rule_make(
         acme, bob, trigger="lead_created", actions={"send_email": True}, template=template
     )
-    lead = lead_create(
-        company=acme,
-        created_by=alice,
-        first_name="Pat",
-        last_name="Jones",
-        email="pat@prospect.test",
-        lead_source="website",
-    )
+    lead = pat_lead(acme, alice)
 
     assert rules_run(trigger="lead_created", company_id=acme.pk, lead=lead) == 0
 

@@ -13,7 +13,7 @@ from hub.domain.emails.hub_models import DeliveryState, EmailDelivery, EmailLink
 from hub.domain.emails.models import Email, EmailStatus
 from hub.domain.emails.sending import email_send_queue
 from hub.domain.emails.services import email_store, email_thread_create
-from tests.mail.send_fixtures import queue
+from tests.mail.send_fixtures import globex_account, queue
 
 pytestmark = pytest.mark.django_db
 
@@ -203,18 +203,7 @@ def test_a_subject_on_several_lines_is_sent_on_one(imap_account, smtp_server):
 
 
 def test_replying_or_threading_across_accounts_is_refused(imap_account, globex, charlie):
-    from hub.domain.emails.services import email_account_create
-
-    other = email_account_create(
-        company=globex,
-        user=charlie,
-        email="charlie@globex.test",
-        provider="smtp",
-        username="charlie@globex.test",
-        password="secret-password",
-        smtp_host="127.0.0.1",
-        smtp_port=2525,
-    )
+    other = globex_account(globex, charlie)
     foreign = queue(other)
 
     with pytest.raises(ValidationError, match="belongs to another account"):

@@ -188,6 +188,20 @@ def _server(port: int, password: str = PASSWORD, **fields) -> SmtpServer:
     return SmtpServer(port=port, **(values | fields))
 
 
+def _smtp_account(company, user, host: str, port: int):
+    """The user's SMTP-only account logging in as LOGIN on ``host:port``."""
+    return email_account_create(
+        company=company,
+        user=user,
+        email=LOGIN,
+        provider="smtp",
+        username=LOGIN,
+        password=PASSWORD,
+        smtp_host=host,
+        smtp_port=port,
+    )
+
+
 def test_starttls_is_used_when_offered_and_the_login_follows_it(
     starttls_port, handler, certificate
 ):
@@ -278,16 +292,7 @@ def test_the_mime_message():
 def test_a_recipient_refused_among_others_is_noted_and_the_rest_get_it(
     plain_port, handler, acme, alice
 ):
-    account = email_account_create(
-        company=acme,
-        user=alice,
-        email=LOGIN,
-        provider="smtp",
-        username=LOGIN,
-        password=PASSWORD,
-        smtp_host="127.0.0.1",
-        smtp_port=plain_port,
-    )
+    account = _smtp_account(acme, alice, "127.0.0.1", plain_port)
     email = queue(account, to=["ann@client.test", "nobody@client.test"])
 
     assert email_deliver(email_id=email.id).outcome == "sent"
@@ -369,16 +374,7 @@ def test_what_counts_as_loopback(host, loopback):
 @pytest.mark.django_db
 def test_the_delivery_fails_for_good_and_says_why(outside_plain, handler, acme, alice, settings):
     host, port = outside_plain
-    account = email_account_create(
-        company=acme,
-        user=alice,
-        email=LOGIN,
-        provider="smtp",
-        username=LOGIN,
-        password=PASSWORD,
-        smtp_host=host,
-        smtp_port=port,
-    )
+    account = _smtp_account(acme, alice, host, port)
     refused, allowed = queue(account, subject="Refused"), queue(account, subject="Allowed")
 
     assert email_deliver(email_id=refused.id).outcome == "failed"

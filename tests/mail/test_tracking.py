@@ -20,7 +20,7 @@ from hub.domain.notifications.services import notification_create
 from hub.integrations.mail.views import PIXEL
 from tests.eventlog import logged_events
 from tests.live import conftest as live
-from tests.mail.send_fixtures import queue
+from tests.mail.send_fixtures import globex_account, queue
 
 pytestmark = pytest.mark.django_db
 
@@ -194,18 +194,7 @@ def test_a_forged_click_is_a_404_and_redirects_nowhere(sent, client):
 def test_another_companys_email_cannot_be_counted_with_an_unsigned_token(
     sent, client, globex, charlie
 ):
-    from hub.domain.emails.services import email_account_create
-
-    account = email_account_create(
-        company=globex,
-        user=charlie,
-        email="charlie@globex.test",
-        provider="smtp",
-        username="charlie@globex.test",
-        password="secret-password",
-        smtp_host="127.0.0.1",
-        smtp_port=2525,
-    )
+    account = globex_account(globex, charlie)
     theirs = queue(account, body_html='<a href="https://globex.test/">x</a>')
     _, html = sent
     pixel, _ = _paths(html)

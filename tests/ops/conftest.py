@@ -10,8 +10,11 @@ import secrets
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import dramatiq
 import pytest
 import structlog
 from django.conf import settings
@@ -19,6 +22,17 @@ from django.conf import settings
 from hub.ops.logging import configure_logging
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def global_broker(broker: dramatiq.Broker) -> Iterator[dramatiq.Broker]:
+    """Make ``broker`` the process's Dramatiq broker for the block, then put the old one back."""
+    previous = dramatiq.get_broker()
+    dramatiq.set_broker(broker)
+    try:
+        yield broker
+    finally:
+        dramatiq.set_broker(previous)
 
 
 def production_env(tmp_path: Path, **overrides: str | None) -> dict[str, str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import dramatiq
 import pytest
 from django.db import connection
 from django.test import override_settings
 from dramatiq.brokers.redis import RedisBroker
+
+from tests.ops.conftest import global_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +50,8 @@ def test_channel_layer_down_is_503_naming_it(client, closed_port):
 def test_broker_down_is_503_naming_it(client, closed_port):
     # The Dramatiq broker is built once, from DRAMATIQ_BROKER, when the app loads; point the
     # process's broker at a closed port as a wrong DRAMATIQ_BROKER_URL would.
-    previous = dramatiq.get_broker()
-    dramatiq.set_broker(RedisBroker(url=f"redis://127.0.0.1:{closed_port}/0"))
-    try:
+    with global_broker(RedisBroker(url=f"redis://127.0.0.1:{closed_port}/0")):
         response = client.get("/healthz")
-    finally:
-        dramatiq.set_broker(previous)
 
     assert response.status_code == 503
     body = response.json()
@@ -79,13 +76,11 @@ def test_database_down_is_503_naming_it(client, closed_port, monkeypatch):
 
 
 def test_two_parts_down_are_both_named(client, closed_port):
-    previous = dramatiq.get_broker()
-    dramatiq.set_broker(RedisBroker(url=f"redis://127.0.0.1:{closed_port}/0"))
-    try:
-        with override_settings(CHANNEL_LAYERS=_redis_layer(closed_port)):
-            response = client.get("/healthz")
-    finally:
-        dramatiq.set_broker(previous)
+    with (
+        global_broker(RedisBroker(url=f"redis://127.0.0.1:{closed_port}/0")),
+        override_settings(CHANNEL_LAYERS=_redis_layer(closed_port)),
+    ):
+        response = client.get("/healthz")
 
     assert response.status_code == 503
     assert response.json()["failing"] == ["channel_layer", "broker"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import dramatiq
@@ -19,18 +17,9 @@ from hub.integrations.twilio.inbox import callback_store
 from hub.integrations.twilio.models import TwilioCallback
 from hub.ops import health
 from hub.ops.models import WorkerQueueStat
+from tests.ops.conftest import global_broker
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def global_broker(broker: dramatiq.Broker) -> Iterator[dramatiq.Broker]:
-    previous = dramatiq.get_broker()
-    dramatiq.set_broker(broker)
-    try:
-        yield broker
-    finally:
-        dramatiq.set_broker(previous)
 
 
 def samples(client) -> dict[tuple[str, tuple], float]:

@@ -6,7 +6,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import dramatiq
@@ -30,6 +29,7 @@ from hub.ops.models import SchedulerRun, WebPresence, WorkerQueueStat
 from hub.workers.scheduler import SWEEP_ACTOR, HubScheduler, Job
 from hub.workers.stats import QueueStats, queue_stats_middleware
 from tests import factories
+from tests.ops.conftest import global_broker
 
 QUEUE = "opstest"
 
@@ -42,16 +42,6 @@ def project_middleware() -> list:
 def test_the_settings_count_after_retries_decides():
     names = [type(m).__name__ for m in project_middleware()]
     assert names.index("QueueStats") < names.index("Retries")
-
-
-@contextmanager
-def global_broker(broker: dramatiq.Broker) -> Iterator[dramatiq.Broker]:
-    previous = dramatiq.get_broker()
-    dramatiq.set_broker(broker)
-    try:
-        yield broker
-    finally:
-        dramatiq.set_broker(previous)
 
 
 def declare_actors(broker: dramatiq.Broker):

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import re
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
-from django.core.management import call_command
 
 from hub.domain.authentication.models import User
 from hub.domain.emails.models import Email, EmailAccount, EmailAttachment, EmailThread
 from hub.ops.demo.data import NORTHWIND
+from tests.ops_demo.conftest import seed
 
 pytestmark = pytest.mark.django_db
 
 CEO_EMAIL = NORTHWIND.member_email(NORTHWIND.members[0])
-
-
-@pytest.fixture(autouse=True)
-def demo_settings(settings):
-    settings.DEBUG = True
-    settings.EMAIL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    return settings
-
-
-def seed(*args: str) -> str:
-    out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
-    return out.getvalue()
 
 
 def thread_ids(html: str) -> list[int]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from io import StringIO
 
 import pytest
-from cryptography.fernet import Fernet
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from hub.domain.authentication.models import Company, CompanyUser, Role, User
 from hub.domain.calls.models import Call, CallDirection, PhoneNumber, VoicemailMessage
@@ -19,21 +17,9 @@ from hub.domain.events.models import Event
 from hub.domain.notifications.models import Notification
 from hub.ops.demo.data import DEMO_COMPANY_NAMES, MAILBOX_PASSWORD
 from hub.ops.demo.seed import demo_counts
+from tests.ops_demo.conftest import seed
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def demo_settings(settings):
-    settings.DEBUG = True
-    settings.EMAIL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    return settings
-
-
-def seed(*args: str) -> str:
-    out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
-    return out.getvalue()
 
 
 def login_of(output: str, email: str) -> str:

@@ -10,13 +10,11 @@ interleave. The first run only places the cursor at the newest event: no rules f
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import Max
-
 from hub.domain.crm.models import Deal, Lead
 from hub.domain.emails.models import EmailRule, RuleTrigger
 from hub.domain.emails.rules import rules_run
-from hub.domain.events.models import Event, RelayCursor
+from hub.domain.events.models import Event
+from hub.domain.events.services import event_log_consume
 
 #: The row of ``hub_relay_cursor`` holding the last event id the rules have seen.
 CURSOR = "email_rules"
@@ -26,19 +24,6 @@ TRIGGERS = {
     "deal.created": RuleTrigger.DEAL_CREATED.value,
 }
 _MAX_ID = 2**63 - 1
-
-
-def _cursor_locked() -> tuple[RelayCursor, bool]:
-    """The cursor row, locked; created (True) at the log's newest id."""
-    cursor = RelayCursor.objects.select_for_update().filter(name=CURSOR).first()
-    if cursor is not None:
-        return cursor, False
-    newest = Event.objects.aggregate(newest=Max("id"))["newest"] or 0
-    # A concurrent first collector inserts too: one row wins, the other waits for it and reads it.
-    RelayCursor.objects.bulk_create(
-        [RelayCursor(name=CURSOR, last_event_id=newest)], ignore_conflicts=True
-    )
-    return RelayCursor.objects.select_for_update().get(name=CURSOR), True
 
 
 def _record_id(event: Event) -> int | None:
@@ -89,21 +74,10 @@ def _run(wanted: list[tuple[Event, str, int]]) -> int:
 def rules_collect(*, limit: int = 200) -> int:
     """Run the rules of the leads and deals created since the last run (at most ``limit``
     events); return how many rules acted."""
-    with transaction.atomic():
-        cursor, created = _cursor_locked()
-        if created:
-            return 0
-        # The newest id first, then the rows up to it: every id below one visible is committed
-        # (ids are commit order), so nothing committing meanwhile is skipped.
-        upto = Event.objects.aggregate(newest=Max("id"))["newest"] or 0
-        events = list(
-            Event.objects.filter(
-                id__gt=cursor.last_event_id, id__lte=upto, type__in=list(TRIGGERS)
-            ).order_by("id")[:limit]
-        )
-        acted = _run(_wanted(events)) if events else 0
-        last = events[-1].id if len(events) == limit else upto
-        if last > cursor.last_event_id:
-            cursor.last_event_id = last
-            cursor.save(update_fields=["last_event_id", "updated_at"])
-    return acted
+    acted = event_log_consume(
+        cursor=CURSOR,
+        types=TRIGGERS,
+        limit=limit,
+        handle=lambda events: _run(_wanted(events)) if events else 0,
+    )
+    return acted or 0

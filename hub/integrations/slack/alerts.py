@@ -36,13 +36,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from prometheus_client import Counter
 
 from hub.domain.authentication.selectors import memberships_active
 from hub.domain.calls.models import Call, CallDirection, CallStatus, Disposition, PhoneNumber
 from hub.domain.crm.models import DealStatus
-from hub.domain.events.models import Event, RelayCursor
+from hub.domain.events.models import Event
+from hub.domain.events.services import event_log_consume
 from hub.integrations.slack.models import (
     AlertKind,
     AlertStatus,
@@ -225,19 +226,6 @@ def _routes(event: Event, calls: dict[int, _CallFacts]) -> list[Route]:
 # --- collect ----------------------------------------------------------------------------------
 
 
-def _cursor_locked() -> tuple[RelayCursor, bool]:
-    """The cursor row, locked; created (True) at the log's newest id: no alerts for history."""
-    cursor = RelayCursor.objects.select_for_update().filter(name=CURSOR).first()
-    if cursor is not None:
-        return cursor, False
-    newest = Event.objects.aggregate(newest=Max("id"))["newest"] or 0
-    # A concurrent first collector inserts too: one row wins, the other waits for it and reads it.
-    RelayCursor.objects.bulk_create(
-        [RelayCursor(name=CURSOR, last_event_id=newest)], ignore_conflicts=True
-    )
-    return RelayCursor.objects.select_for_update().get(name=CURSOR), True
-
-
 def _installations(company_ids: Iterable[int]) -> dict[int, list[SlackInstallation]]:
     by_company: dict[int, list[SlackInstallation]] = {}
     rows = SlackInstallation.objects.filter(
@@ -302,27 +290,16 @@ def _alert(
 def slack_alerts_collect(*, limit: int = 500) -> int:
     """Turn the log's events after the cursor (at most ``limit``) into alerts; how many routed.
 
-    The first run only places the cursor at the newest event.
+    The first run only places the cursor at the newest event: no alerts for history.
     """
-    with transaction.atomic():
-        cursor, created = _cursor_locked()
-        if created:
-            return 0
-        # The newest id first, then the rows up to it: every id below one visible is committed
-        # (ids are commit order), so nothing committing meanwhile is skipped.
-        upto = Event.objects.aggregate(newest=Max("id"))["newest"] or 0
-        events = list(
-            Event.objects.filter(
-                id__gt=cursor.last_event_id, id__lte=upto, type__in=EVENT_TYPES
-            ).order_by("id")[:limit]
-        )
+
+    def store(events: list[Event]) -> list[SlackAlert]:
         alerts = _alerts_for(events)
         # In log order: the rows' ids are the order they are posted in.
         SlackAlert.objects.bulk_create(alerts, ignore_conflicts=True)
-        last = events[-1].id if len(events) == limit else upto
-        if last > cursor.last_event_id:
-            cursor.last_event_id = last
-            cursor.save(update_fields=["last_event_id", "updated_at"])
+        return alerts
+
+    alerts = event_log_consume(cursor=CURSOR, types=EVENT_TYPES, limit=limit, handle=store) or []
     for alert in alerts:
         ALERTS.labels(kind=alert.kind, outcome="collected").inc()
     return len(alerts)

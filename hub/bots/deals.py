@@ -35,11 +35,6 @@ from hub.workers.slack_crm import slack_deal_assign, slack_deal_page
 _CLOSING = re.compile(r"\bclosing(?:\s+this\s+month)?\b", re.IGNORECASE)
 
 
-def deal_answer(*, asker: Asker, text: str) -> Answer:
-    """Answer ``/deal <text>``."""
-    return DEAL_COMMAND.answer(asker, text)
-
-
 # -- the command -------------------------------------------------------------------------------
 
 

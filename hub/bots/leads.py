@@ -27,12 +27,6 @@ from hub.domain.crm import services
 from hub.domain.crm.models import Lead, LeadStatus
 from hub.workers.slack_leads import slack_lead_assign, slack_lead_page
 
-
-def lead_answer(*, asker: Asker, text: str) -> Answer:
-    """Answer ``/lead <text>``."""
-    return LEAD_COMMAND.answer(asker, text)
-
-
 # -- the command -------------------------------------------------------------------------------
 
 
